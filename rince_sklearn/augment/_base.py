@@ -1,0 +1,122 @@
+"""The augmentation contract, and augmentations that combine others.
+
+An augmentation maps a batch to a randomly augmented view of the whole batch:
+``view = augmentation(batch, generator=g)``. Built-in augmentations derive from
+:class:`Augmentation`, draw all their randomness from ``generator`` (so a seed
+reproduces every view) and keep their settings as plain attributes (so they
+pickle, clone and save as JSON). Any other callable ``f(batch) -> view`` works
+too; the estimator passes ``generator=`` to it only if it accepts that keyword.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+__all__ = ["Augmentation", "Compose", "Identity", "RandomChoice", "call_augmentation"]
+
+
+class Augmentation:
+    """Base class of the batched augmentations.
+
+    Subclasses implement :meth:`augment`. Their ``__init__`` stores its arguments
+    under the same names, which :meth:`get_params` reads back.
+    """
+
+    def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
+        """Return a randomly augmented view of ``batch``."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def __call__(self, batch: Any, generator: torch.Generator | None = None) -> Any:
+        return self.augment(batch, generator=generator)
+
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor's arguments as a dict."""
+        names = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in names if name != "self"}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.get_params() == other.get_params()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Identity(Augmentation):
+    """Return the batch unchanged (useful to switch an augmentation off)."""
+
+    def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
+        """Return ``batch`` itself."""
+        return batch
+
+
+class Compose(Augmentation):
+    """Apply augmentations one after the other.
+
+    Parameters
+    ----------
+    augmentations : sequence of callables
+        Applied in order; each receives the previous one's output.
+    """
+
+    def __init__(self, augmentations: Sequence[Callable]) -> None:
+        self.augmentations = list(augmentations)
+
+    def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
+        """Apply every augmentation in turn."""
+        for augmentation in self.augmentations:
+            batch = call_augmentation(augmentation, batch, generator)
+        return batch
+
+
+class RandomChoice(Augmentation):
+    """Apply one augmentation, drawn at random for the whole batch.
+
+    Parameters
+    ----------
+    augmentations : sequence of callables
+        The candidates.
+    p : sequence of float, default=None
+        Their probabilities; uniform when None.
+    """
+
+    def __init__(
+        self, augmentations: Sequence[Callable], p: Sequence[float] | None = None
+    ) -> None:
+        self.augmentations = list(augmentations)
+        self.p = None if p is None else list(p)
+
+    def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
+        """Apply one randomly chosen augmentation."""
+        k = len(self.augmentations)
+        weights = torch.ones(k) if self.p is None else torch.tensor(self.p)
+        device = generator.device if generator is not None else "cpu"
+        choice = int(torch.multinomial(weights.to(device), 1, generator=generator))
+        return call_augmentation(self.augmentations[choice], batch, generator)
+
+
+def _accepts_generator(func: Callable) -> bool:
+    if isinstance(func, Augmentation):
+        return True
+    try:
+        parameters = inspect.signature(func).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    return "generator" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+
+
+def call_augmentation(
+    augmentation: Callable, batch: Any, generator: torch.Generator | None
+) -> Any:
+    """Call ``augmentation`` on ``batch``, passing ``generator`` if it takes one."""
+    if _accepts_generator(augmentation):
+        return augmentation(batch, generator=generator)
+    return augmentation(batch)

@@ -1,0 +1,135 @@
+"""Batches: validated inputs held as tensors, and the loader that slices them.
+
+Every modality turns its validated input into a :class:`BatchSource`: something
+with a length and a ``take(indices)`` method that returns one batch (a tensor for
+tabular and image data, a batched graph for graphs). :class:`BatchLoader` yields
+batches by indexing the source with slices of a (shuffled) permutation, so no
+per-sample Python work or collation happens in the training loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+__all__ = ["BatchLoader", "BatchSource", "TensorSource", "move_to_device"]
+
+
+class BatchSource(Dataset):
+    """Base class of the data that the training loop slices into batches.
+
+    Subclasses implement ``__len__`` and ``take``. ``__getitem__`` returns a
+    batch of one, so a source is also a ``torch.utils.data.Dataset``.
+    """
+
+    def __len__(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def take(self, indices: Tensor) -> Any:  # pragma: no cover - abstract
+        """Return the batch made of the samples at ``indices`` (1-D long tensor)."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> Any:
+        return self.take(torch.as_tensor([index]))
+
+
+class TensorSource(BatchSource):
+    """Samples stored as the rows of one tensor.
+
+    Parameters
+    ----------
+    data : Tensor of shape (n, ...)
+        The samples. Kept in its own dtype (for example uint8 images) and
+        converted per batch by ``convert``.
+    convert : callable, default=None
+        Maps a batch of rows to the float tensor that the encoder reads.
+    """
+
+    def __init__(
+        self, data: Tensor, convert: Callable[[Tensor], Tensor] | None = None
+    ) -> None:
+        self.data = data
+        self.convert = convert
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    def take(self, indices: Tensor) -> Tensor:
+        """Return rows ``indices`` as a float batch."""
+        batch = self.data[indices]
+        return batch if self.convert is None else self.convert(batch)
+
+
+def move_to_device(batch: Any, device: torch.device | str) -> Any:
+    """Move a batch (a tensor or an object with ``.to``) to ``device``."""
+    return batch.to(device, non_blocking=True)
+
+
+def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """Split ``range(n)`` into batches of ``batch_size`` with no batch of one.
+
+    A contrastive batch of one sample has no negatives, and batch normalisation
+    fails on it, so a trailing batch of a single sample joins the batch before it.
+
+    Examples
+    --------
+    >>> batch_bounds(5, 2)
+    [(0, 2), (2, 5)]
+    >>> batch_bounds(4, 8)
+    [(0, 4)]
+    """
+    bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        last = bounds.pop()
+        bounds[-1] = (bounds[-1][0], last[1])
+    return bounds
+
+
+class BatchLoader:
+    """Iterate over a :class:`BatchSource` in batches, as skorch's iterators do.
+
+    Parameters
+    ----------
+    dataset : BatchSource
+        The samples.
+    batch_size : int
+        Samples per batch; the last batch may be smaller (but never a single
+        sample when there are two or more).
+    shuffle : bool, default=False
+        Draw a new permutation for every pass.
+    generator : torch.Generator, default=None
+        Source of the permutations, for reproducibility.
+
+    Yields
+    ------
+    batch, None
+        skorch unpacks every batch into ``(X, y)``; there are no targets.
+    """
+
+    def __init__(
+        self,
+        dataset: BatchSource,
+        batch_size: int,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return len(batch_bounds(len(self.dataset), self.batch_size))
+
+    def __iter__(self) -> Iterator[tuple[Any, None]]:
+        n = len(self.dataset)
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator)
+        else:
+            order = torch.arange(n)
+        for start, stop in batch_bounds(n, self.batch_size):
+            yield self.dataset.take(order[start:stop]), None

@@ -1,0 +1,45 @@
+"""What the estimator needs to know about one kind of input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from ..batching import BatchSource
+
+__all__ = ["Modality"]
+
+
+class Modality:
+    """One kind of input: how to validate it, and its default parts.
+
+    A modality turns user input into a :class:`~rince_sklearn.batching.BatchSource`
+    (checking it on the way), names its default encoder and augmentation, and
+    says which sizes of the data an encoder is told about.
+    """
+
+    #: the value of the estimator's ``modality`` parameter
+    name: str = ""
+
+    def prepare(self, estimator: Any, X: Any, *, reset: bool) -> BatchSource:
+        """Validate ``X`` and return it as a batch source.
+
+        With ``reset=True`` (in ``fit``) record the input's description on the
+        estimator (``n_features_in_`` and the like); with ``reset=False``
+        (``transform``, ``score``) check ``X`` against it.
+        """
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def encoder_size_kwargs(self, estimator: Any) -> dict[str, Any]:
+        """Sizes of the fitted input an encoder may accept (``in_features``...)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def default_encoder(self, estimator: Any) -> type[nn.Module]:
+        """Return the encoder class used when ``encoder="auto"``."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def default_augmentation(self, estimator: Any) -> Callable:
+        """Return the augmentation used when ``augmentation="auto"``."""
+        raise NotImplementedError  # pragma: no cover - abstract
