@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from numbers import Integral, Real
 from pathlib import Path
@@ -27,6 +28,7 @@ from .batching import BatchLoader, BatchSource, move_to_device
 from .encoders import ContrastiveModule
 from .losses import InfoNCELoss, RINCELoss
 from .modalities import Modality, detect_modality, get_modality
+from .parallel import worker_threads
 
 __all__ = ["RobustContrastiveEmbedder"]
 
@@ -126,6 +128,11 @@ class RobustContrastiveEmbedder(
         Weight decay of the optimiser.
     device : str or torch.device, default="auto"
         ``"auto"`` picks CUDA when available, else CPU.
+    precision : {"32", "bf16-mixed"}, default="32"
+        ``"bf16-mixed"`` runs the training forward passes under bfloat16
+        autocast (faster on GPUs with bfloat16 units; also works on CPU); the
+        weights stay float32, the loss is computed in float32 and ``transform``
+        runs in float32. ``"32"`` trains in float32 throughout.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks, for example :class:`skorch.callbacks.LRScheduler`.
     n_iter_no_change : int, default=None
@@ -168,7 +175,7 @@ class RobustContrastiveEmbedder(
 
     Notes
     -----
-    ``score`` is a self-supervised metric (top-1 retrieval of augmented views),
+    ``score`` is a self-supervised metric (retrieval AUC of augmented views),
     so ``GridSearchCV`` can tune the estimator without labels.
 
     References
@@ -189,6 +196,9 @@ class RobustContrastiveEmbedder(
     ['robustcontrastiveembedder0', 'robustcontrastiveembedder1']
     """
 
+    #: the skorch net class that ``fit`` builds (distributed training swaps it)
+    _net_class: type[ContrastiveNet] = ContrastiveNet
+
     _parameter_constraints: dict = {
         "modality": [StrOptions({"auto", "tabular", "image", "graph"})],
         "loss": [StrOptions({"rince", "infonce"})],
@@ -208,6 +218,7 @@ class RobustContrastiveEmbedder(
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "device": [str, torch.device],
+        "precision": [StrOptions({"32", "bf16-mixed"})],
         "callbacks": [list, None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -236,6 +247,7 @@ class RobustContrastiveEmbedder(
         optimizer: str | type[torch.optim.Optimizer] = "adam",
         weight_decay: float = 0.0,
         device: str | torch.device = "auto",
+        precision: str = "32",
         callbacks: list | None = None,
         n_iter_no_change: int | None = None,
         tol: float = 1e-4,
@@ -260,6 +272,7 @@ class RobustContrastiveEmbedder(
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.device = device
+        self.precision = precision
         self.callbacks = callbacks
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
@@ -322,7 +335,8 @@ class RobustContrastiveEmbedder(
             if isinstance(self.optimizer, str)
             else self.optimizer
         )
-        callbacks = list(self.callbacks or [])
+        # copies: fitting must not change the objects passed as parameters
+        callbacks = copy.deepcopy(list(self.callbacks or []))
         if self.n_iter_no_change is not None:
             callbacks.append(
                 EarlyStopping(
@@ -335,7 +349,7 @@ class RobustContrastiveEmbedder(
             )
         if self.verbose:
             callbacks.append(ProgressBar())
-        net = ContrastiveNet(
+        net = self._net_class(
             module=ContrastiveModule,
             module__encoder=encoder,
             module__encoder_kwargs=encoder_kwargs,
@@ -355,6 +369,7 @@ class RobustContrastiveEmbedder(
             augmentation=self.augmentation_,
             noise_rate=self.noise_rate,
             seed=seed,
+            autocast_dtype=torch.bfloat16 if self.precision == "bf16-mixed" else None,
         )
         return net.initialize()
 
@@ -377,6 +392,16 @@ class RobustContrastiveEmbedder(
         """
         modality = self._modality(X)
         source = modality.prepare(self, X, reset=True)
+        self._initialize_training(modality, source, self.batch_size)
+        with worker_threads():
+            self.net_.partial_fit(source, None)
+        self._set_fitted_net(self.net_)
+        return self
+
+    def _initialize_training(
+        self, modality: Modality, source: BatchSource, batch_size: int
+    ) -> None:
+        """Resolve the fitted settings and build a fresh net (``fit``'s start)."""
         n_samples = len(source)
         if n_samples < 2:
             raise ValueError(
@@ -385,17 +410,71 @@ class RobustContrastiveEmbedder(
             )
         self.modality_ = modality.name
         self.device_ = resolve_device(self.device)
-        self.batch_size_ = min(self.batch_size, n_samples)
+        self.batch_size_ = min(batch_size, n_samples)
         self.augmentation_ = self._resolve_augmentation(modality)
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         self.net_ = self._build_net(modality, seed)
-        self.net_.partial_fit(source, None)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X: Any, y: Any = None) -> RobustContrastiveEmbedder:
+        """Continue training with one pass over the chunk ``X``.
+
+        The first call on an unfitted estimator initialises everything as
+        :meth:`fit` does (the input's description, the net, the optimiser and
+        the random streams, all from ``random_state``); each later call runs
+        one epoch over ``X`` with the same net, optimiser state and random
+        streams, so data larger than memory can stream through in chunks.
+        ``max_epochs`` is not used: one call is one pass. ``k`` calls on the
+        same ``X`` give the same model as ``fit`` with ``max_epochs=k``, and a
+        call after :meth:`fit` continues from the fitted model. Training
+        batches of ``batch_size`` are drawn within each chunk, so a chunk
+        should hold several batches.
+
+        Parameters
+        ----------
+        X : array-like, DataFrame, or list of graphs
+            One chunk of training data, of the same kind and width as the
+            first chunk (at least 2 samples).
+        y : None
+            Ignored (unsupervised).
+
+        Returns
+        -------
+        self : RobustContrastiveEmbedder
+            The estimator, trained one more epoch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rince_sklearn import RobustContrastiveEmbedder
+        >>> X = np.random.default_rng(0).normal(size=(300, 5))
+        >>> emb = RobustContrastiveEmbedder(embedding_dim=4, batch_size=50,
+        ...                                 random_state=0)
+        >>> for chunk in np.array_split(X, 3):
+        ...     emb = emb.partial_fit(chunk)
+        >>> len(emb.history_), emb.transform(X[:2]).shape
+        (3, (2, 4))
+        """
+        first = not hasattr(self, "net_")
+        modality = self._modality(X) if first else get_modality(self.modality_)
+        source = modality.prepare(self, X, reset=first)
+        if first:
+            # the batch size is not capped by the first chunk's length
+            self._initialize_training(modality, source, self.batch_size)
+            self.batch_size_ = self.net_.batch_size = self.batch_size
+        elif len(source) < 2:
+            raise ValueError(
+                f"partial_fit needs at least 2 samples per chunk, got {len(source)}."
+            )
+        with worker_threads():
+            self.net_.partial_fit(source, None, epochs=1)
         self._set_fitted_net(self.net_)
         return self
 
     def _set_fitted_net(self, net: ContrastiveNet) -> None:
+        net.module_.eval()  # a fitted encoder is ready for inference
         self.encoder_ = net.module_.encoder
         self.history_ = net.history
 
@@ -420,7 +499,7 @@ class RobustContrastiveEmbedder(
         batch_size = _SCORE_CHUNK if augment_seed is not None else self.batch_size_
         outputs = []
         try:
-            with torch.inference_mode():
+            with worker_threads(), torch.inference_mode():
                 for batch, _ in BatchLoader(source, batch_size=batch_size):
                     batch = move_to_device(batch, self.device_)
                     if generator is not None and self.augmentation_ is not None:
@@ -455,41 +534,52 @@ class RobustContrastiveEmbedder(
         return self._embed(source)
 
     def score(self, X: Any, y: Any = None) -> float:
-        """Self-supervised score: top-1 retrieval accuracy of augmented views.
+        """Self-supervised score: how well augmented views find each other.
 
         Every sample of ``X`` is augmented twice (with a fixed seed, in chunks of
-        256 samples) and embedded by the encoder; the score is the fraction of
-        first views whose most cosine-similar second view, among all second
-        views, is their own. Higher is better, 1.0 is the maximum, and chance is
-        ``1 / n_samples``. It depends on the encoder and the augmentation only,
-        not on ``q``, ``lam``, ``temperature`` or ``batch_size``, so models
-        trained with different losses can be compared, and ``GridSearchCV``
-        can tune the estimator without labels.
+        256 samples) and both views are embedded by the encoder. For each
+        sample, the score counts the fraction of the other samples' second
+        views that are less cosine-similar to its first view than its own
+        second view is (ties count half), and averages over samples: the area
+        under the ROC curve of retrieving the positive view. 1.0 is perfect,
+        0.5 is chance. It depends on the encoder and the augmentation only, not
+        on ``q``, ``lam``, ``temperature`` or ``batch_size``, so models trained
+        with different losses can be compared, and ``GridSearchCV`` can tune
+        the estimator without labels. It needs ``augmentation``: without one,
+        every view finds itself and the score is 1.0.
 
         Parameters
         ----------
         X : array-like, DataFrame, or list of graphs
-            Data to score.
+            Data to score (at least 2 samples).
         y : None
             Ignored.
 
         Returns
         -------
         score : float
-            Retrieval accuracy in ``[0, 1]``.
+            Retrieval AUC in ``[0, 1]``.
         """
         check_is_fitted(self)
         source = get_modality(self.modality_).prepare(self, X, reset=False)
+        n_samples = len(source)
+        if n_samples < 2:
+            raise ValueError(
+                f"score needs at least 2 samples to rank views, got {n_samples}."
+            )
         h1 = torch.from_numpy(self._embed(source, augment_seed=0))
         h2 = torch.from_numpy(self._embed(source, augment_seed=1))
         h1 = torch.nn.functional.normalize(h1, dim=1)  # (n, embedding_dim)
         h2 = torch.nn.functional.normalize(h2, dim=1)  # (n, embedding_dim)
-        hits = 0
-        for start in range(0, len(h1), 1024):
+        total = 0.0
+        for start in range(0, n_samples, 1024):
             sim = h1[start : start + 1024] @ h2.T  # (chunk, n)
-            target = torch.arange(start, start + len(sim))
-            hits += int((sim.argmax(dim=1) == target).sum())
-        return hits / len(h1)
+            rows = torch.arange(len(sim))
+            positive = sim[rows, rows + start][:, None]  # (chunk, 1)
+            below = (sim < positive).sum(dim=1).double()  # (chunk,)
+            ties = (sim == positive).sum(dim=1).double() - 1  # self excluded
+            total += float(((below + 0.5 * ties) / (n_samples - 1)).sum())
+        return total / n_samples
 
     # -- persistence ----------------------------------------------------------------
     def save(self, path: str | Path) -> None:
