@@ -89,6 +89,10 @@ class ContrastiveNet(NeuralNet):
         Fraction of false positive pairs in each training batch.
     seed : int, default=0
         Seeds the module's initialisation, the shuffling and the augmentations.
+    autocast_dtype : torch.dtype, default=None
+        When set (``torch.bfloat16``), the training forward passes run under
+        :func:`torch.autocast` with this dtype; the loss is still computed in
+        float32. None trains in full precision.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
     """
@@ -101,12 +105,14 @@ class ContrastiveNet(NeuralNet):
         augmentation: Callable | None = None,
         noise_rate: float = 0.0,
         seed: int = 0,
+        autocast_dtype: torch.dtype | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(module, criterion, *args, **kwargs)
         self.augmentation = augmentation
         self.noise_rate = noise_rate
         self.seed = seed
+        self.autocast_dtype = autocast_dtype
 
     # -- initialisation ---------------------------------------------------------
     def initialize_module(self) -> ContrastiveNet:
@@ -137,14 +143,27 @@ class ContrastiveNet(NeuralNet):
             return batch
         return call_augmentation(self.augmentation, batch, self.augment_rng_)
 
+    def autocast(self) -> torch.autocast:
+        """Return the autocast context of the forward passes (maybe disabled)."""
+        return torch.autocast(
+            device_type=torch.device(self.device).type,
+            dtype=self.autocast_dtype,
+            enabled=self.autocast_dtype is not None,
+        )
+
+    def forward_view(self, view: Any) -> Tensor:
+        """Return the projection of one view (a hook for distributed training)."""
+        return self.module_(view)
+
     def project_views(self, batch: Any, training: bool) -> tuple[Tensor, Tensor]:
         """Return the projections ``(z1, z2)`` of two views of ``batch``.
 
         In training, ``noise_rate`` of the pairs are made false positives.
         """
         batch = move_to_device(batch, self.device)
-        z1 = self.module_(self.make_view(batch))  # (B, projection_dim)
-        z2 = self.module_(self.make_view(batch))  # (B, projection_dim)
+        with self.autocast():
+            z1 = self.forward_view(self.make_view(batch))  # (B, projection_dim)
+            z2 = self.forward_view(self.make_view(batch))  # (B, projection_dim)
         if training and self.noise_rate > 0:
             z2 = z2[false_positive_pairing(len(z2), self.noise_rate, self.augment_rng_)]
         return z1, z2
