@@ -1,0 +1,150 @@
+"""Default encoder for images: a small ResNet that adapts to the input size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+__all__ = ["ResNetEncoder"]
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm and an identity (or 1x1) shortcut.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channel counts.
+    stride : int, default=1
+        Stride of the first convolution (2 halves the resolution).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Map ``(B, in, H, W)`` to ``(B, out, H / stride, W / stride)``."""
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.shortcut(x))
+
+
+def _n_halvings(side: int, target: int) -> int:
+    """Count the halvings (rounding up) that bring ``side`` to at most ``target``."""
+    n = 0
+    while side > target:
+        side = (side + 1) // 2
+        n += 1
+    return n
+
+
+class ResNetEncoder(nn.Module):
+    """A small ResNet from images ``(B, C, H, W)`` to ``(B, embedding_dim)``.
+
+    The input is standardised per channel by a batch normalisation layer
+    without learned scale (running statistics at inference), so images in
+    ``[0, 1]``, ``[0, 255]`` or already standardised all work. A 3x3 stem
+    convolution is followed by stages of residual blocks; every stage after the
+    first halves the resolution and doubles the width. The architecture follows
+    the input size when ``image_size`` is given:
+
+    - images larger than 32 pixels on their short side are first reduced to at
+      most 32 by a stride-2 stem and max pooling (64x64 -> 32x32);
+    - then stages are added until the resolution is at most 8 (at least two
+      stages): 8x8 -> 8, 4; 28x28 -> 28, 14, 7; 32x32 -> 32, 16, 8.
+
+    Global average pooling and a linear layer give the embedding, so any input
+    size works once built.
+
+    Parameters
+    ----------
+    in_channels : int
+        Channels of the input images (1 for grey, 3 for RGB).
+    embedding_dim : int, default=64
+        Output width.
+    image_size : int or (int, int), default=None
+        ``(H, W)`` of the input, used to choose the downsampling; None builds
+        the stages for 32x32 images.
+    base_width : int, default=16
+        Channels of the first stage.
+    n_stages : int, default=None
+        Number of stages; None chooses it from ``image_size`` as above.
+    blocks_per_stage : int, default=1
+        Residual blocks per stage.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.encoders import ResNetEncoder
+    >>> enc = ResNetEncoder(in_channels=1, embedding_dim=16, image_size=(28, 28))
+    >>> enc(torch.rand(4, 1, 28, 28)).shape
+    torch.Size([4, 16])
+    >>> enc.stage_sizes
+    [28, 14, 7]
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        embedding_dim: int = 64,
+        image_size: int | Sequence[int] | None = None,
+        base_width: int = 16,
+        n_stages: int | None = None,
+        blocks_per_stage: int = 1,
+    ) -> None:
+        super().__init__()
+        if image_size is None:
+            side = 32
+        elif isinstance(image_size, int):
+            side = image_size
+        else:
+            side = min(int(s) for s in image_size)
+        reductions = _n_halvings(side, 32)  # stem stride and pools
+        side = -(-side // 2**reductions)
+        if n_stages is None:
+            n_stages = max(2, 1 + _n_halvings(side, 8))
+        stem: list[nn.Module] = [
+            nn.BatchNorm2d(in_channels, affine=False),
+            nn.Conv2d(
+                in_channels, base_width, 3, 2 if reductions else 1, 1, bias=False
+            ),
+            nn.BatchNorm2d(base_width),
+            nn.ReLU(inplace=True),
+        ]
+        if reductions > 1:
+            stem.append(nn.MaxPool2d(2 ** (reductions - 1), ceil_mode=True))
+        self.stem = nn.Sequential(*stem)
+        blocks: list[nn.Module] = []
+        width = base_width
+        sizes = []
+        for stage in range(n_stages):
+            out = base_width * 2**stage
+            for block in range(blocks_per_stage):
+                stride = 2 if stage > 0 and block == 0 else 1
+                blocks.append(BasicBlock(width, out, stride))
+                width = out
+            sizes.append(side)
+            side = (side + 1) // 2
+        self.stages = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(width, embedding_dim)
+        #: resolution of each stage's output (short side) for ``image_size``
+        self.stage_sizes = sizes
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Map ``(B, in_channels, H, W)`` images to ``(B, embedding_dim)``."""
+        h = self.stages(self.stem(x))  # (B, width, h, w)
+        h = self.pool(h).flatten(1)  # (B, width)
+        return self.fc(h)  # (B, embedding_dim)
