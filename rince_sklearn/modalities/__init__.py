@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 
 from ._base import Modality
+from .graph import GraphModality
 from .tabular import TabularModality
 
 __all__ = ["Modality", "detect_modality", "get_modality", "looks_like_graph"]
 
 _MODALITIES: dict[str, Modality] = {"tabular": TabularModality()}
+_MODALITIES["graph"] = GraphModality()
 
 
 def register_modality(modality: Modality) -> None:

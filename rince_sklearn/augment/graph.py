@@ -1,0 +1,346 @@
+"""Batched graph augmentations (GraphCL's four, vectorised over the batch).
+
+Every function takes a :class:`~rince_sklearn.graphs.GraphBatch` and returns a
+new one; none loops over graphs in Python. Per-graph counts are exact, as in
+GraphCL [1]_: ``floor(rate * n)`` of a graph's ``n`` nodes (or undirected edges)
+are dropped or masked, and every graph keeps at least one node, so pooling still
+gives one row per graph. Randomness comes only from ``generator``.
+
+References
+----------
+.. [1] You, Y., Chen, T., Sui, Y., Chen, T., Wang, Z. and Shen, Y. "Graph
+   Contrastive Learning with Augmentations", NeurIPS 2020.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..graphs import GraphBatch
+from ._base import Augmentation, RandomChoice
+
+__all__ = [
+    "AttributeMasking",
+    "EdgePerturbation",
+    "NodeDropping",
+    "RandomWalkSubgraph",
+    "attribute_masking",
+    "default_graph_augmentation",
+    "drop_nodes",
+    "induced_subgraph",
+    "perturb_edges",
+    "random_walk_subgraph",
+]
+
+
+def _random_rank(group: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Random rank of every element within its group (``0 .. size - 1``).
+
+    ``group`` holds integer group ids (any order); each group's elements get a
+    uniformly random permutation of ``0 .. size - 1``.
+    """
+    n = group.shape[0]
+    u = torch.rand(n, generator=generator, device=group.device, dtype=torch.float64)
+    order = torch.argsort(group.to(torch.float64) + 0.5 * u)  # by group, then random
+    counts = torch.bincount(group)
+    starts = torch.cumsum(counts, 0) - counts  # (groups,)
+    rank = torch.empty_like(group)
+    rank[order] = torch.arange(n, device=group.device) - starts[group[order]]
+    return rank
+
+
+def induced_subgraph(batch: GraphBatch, keep: Tensor) -> GraphBatch:
+    """Keep the nodes where ``keep`` is True and the edges between them.
+
+    Node ids are renumbered; graph ids stay (a graph left without nodes would
+    pool to zeros, which the augmentations here never cause).
+
+    Parameters
+    ----------
+    batch : GraphBatch
+    keep : BoolTensor of shape (N,)
+
+    Returns
+    -------
+    GraphBatch
+    """
+    new_id = torch.cumsum(keep, 0) - 1  # (N,) new index of each kept node
+    src, dst = batch.edge_index
+    edge_keep = keep[src] & keep[dst]  # (E,)
+    edge_index = new_id[batch.edge_index[:, edge_keep]]  # (2, E')
+    return GraphBatch(batch.x[keep], edge_index, batch.batch[keep], batch.num_graphs)
+
+
+def drop_nodes(
+    batch: GraphBatch, rate: float, generator: torch.Generator | None = None
+) -> GraphBatch:
+    """Remove ``floor(rate * n)`` random nodes of each graph, with their edges.
+
+    At most ``n - 1`` nodes of a graph are removed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rince_sklearn.graphs import collate_graphs
+    >>> ring = (np.array([[0, 1, 2, 3, 1, 2, 3, 0], [1, 2, 3, 0, 0, 1, 2, 3]]),
+    ...         np.ones((4, 1)))
+    >>> view = drop_nodes(collate_graphs([ring, ring]), 0.25)
+    >>> view.nodes_per_graph().tolist(), view.edges_per_graph().tolist()
+    ([3, 3], [4, 4])
+    """
+    counts = batch.nodes_per_graph()  # (G,)
+    n_drop = torch.clamp(torch.floor(rate * counts).long(), max=counts - 1)  # (G,)
+    rank = _random_rank(batch.batch, generator)  # (N,)
+    keep = rank >= n_drop[batch.batch]  # (N,)
+    return induced_subgraph(batch, keep)
+
+
+def _undirected_pairs(batch: GraphBatch) -> tuple[Tensor, int]:
+    """Id of each edge's unordered node pair, and the number of pairs.
+
+    Both directions of an undirected edge (and repeated edges) share one id.
+    """
+    src, dst = batch.edge_index
+    low, high = torch.minimum(src, dst), torch.maximum(src, dst)
+    key = low * batch.num_nodes + high  # (E,)
+    unique, pair = torch.unique(key, return_inverse=True)  # (P,), (E,)
+    return pair, unique.shape[0]
+
+
+def perturb_edges(
+    batch: GraphBatch,
+    drop_rate: float,
+    add_rate: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> GraphBatch:
+    """Drop and add random edges in each graph.
+
+    Edges are counted as unordered pairs: both directions of an undirected
+    edge are dropped together. Each graph with ``m`` pairs loses
+    ``floor(drop_rate * m)`` of them and gains ``floor(add_rate * m)`` new
+    pairs between two distinct random nodes (both directions, appended after
+    the kept edges; they may repeat an existing edge).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rince_sklearn.graphs import collate_graphs
+    >>> ring = (np.array([[0, 1, 2, 3, 1, 2, 3, 0], [1, 2, 3, 0, 0, 1, 2, 3]]),
+    ...         np.ones((4, 1)))
+    >>> view = perturb_edges(collate_graphs([ring]), drop_rate=0.5)
+    >>> view.num_edges, view.num_nodes
+    (4, 4)
+    """
+    edge_index = batch.edge_index
+    device = edge_index.device
+    counts = batch.nodes_per_graph()  # (G,)
+    if batch.num_edges:
+        pair, n_pairs = _undirected_pairs(batch)  # (E,)
+        pair_graph = torch.empty(n_pairs, dtype=torch.long, device=device)
+        pair_graph[pair] = batch.batch[edge_index[0]]  # (P,)
+        pairs_per_graph = torch.bincount(pair_graph, minlength=batch.num_graphs)
+    else:
+        pairs_per_graph = torch.zeros_like(counts)
+    if drop_rate > 0 and batch.num_edges:
+        n_drop = torch.floor(drop_rate * pairs_per_graph).long()  # (G,)
+        rank = _random_rank(pair_graph, generator)  # (P,)
+        keep_pair = rank >= n_drop[pair_graph]  # (P,)
+        edge_index = edge_index[:, keep_pair[pair]]  # (2, E')
+    if add_rate > 0:
+        n_add = torch.floor(add_rate * pairs_per_graph).long()  # (G,)
+        n_add = torch.where(counts > 1, n_add, torch.zeros_like(n_add))
+        total = int(n_add.sum())
+        if total:
+            graph = torch.repeat_interleave(
+                torch.arange(batch.num_graphs, device=device), n_add
+            )  # (A,)
+            n = counts[graph]  # (A,)
+            start = (torch.cumsum(counts, 0) - counts)[graph]  # (A,)
+            u = torch.rand(2, total, generator=generator, device=device)
+            a = torch.floor(u[0] * n).long()  # (A,) in [0, n)
+            b = (a + 1 + torch.floor(u[1] * (n - 1)).long()) % n  # (A,) != a
+            new = torch.stack([start + a, start + b])  # (2, A)
+            edge_index = torch.cat([edge_index, new, new.flip(0)], dim=1)
+    return batch.replace(edge_index=edge_index)
+
+
+def attribute_masking(
+    batch: GraphBatch,
+    rate: float,
+    generator: torch.Generator | None = None,
+    fill: float = 0.0,
+) -> GraphBatch:
+    """Set all features of ``floor(rate * n)`` random nodes per graph to ``fill``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rince_sklearn.graphs import collate_graphs
+    >>> g = (np.array([[0], [1]]), np.ones((4, 2)))
+    >>> view = attribute_masking(collate_graphs([g, g]), 0.5)
+    >>> view.x.sum(dim=1).tolist().count(0.0)
+    4
+    """
+    counts = batch.nodes_per_graph()  # (G,)
+    n_mask = torch.floor(rate * counts).long()  # (G,)
+    rank = _random_rank(batch.batch, generator)  # (N,)
+    mask = rank < n_mask[batch.batch]  # (N,)
+    x = batch.x.masked_fill(mask[:, None], fill)  # (N, F)
+    return batch.replace(x=x)
+
+
+def random_walk_subgraph(
+    batch: GraphBatch,
+    start_rate: float = 0.1,
+    walk_length: int = 10,
+    generator: torch.Generator | None = None,
+) -> GraphBatch:
+    """Keep the nodes visited by short random walks, and the edges among them.
+
+    Each graph with ``n`` nodes starts ``max(1, ceil(start_rate * n))`` walkers
+    at distinct random nodes; every walker takes ``walk_length`` steps to a
+    uniformly random out-neighbour (staying put on a node without one). The
+    view is the subgraph induced by all visited nodes: connected pieces of the
+    graph around the starts. All walkers of the batch move together, so the
+    Python loop runs over steps, not graphs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rince_sklearn.graphs import collate_graphs
+    >>> isolated = (np.zeros((2, 0), dtype=int), np.ones((10, 1)))
+    >>> view = random_walk_subgraph(collate_graphs([isolated]), start_rate=0.3)
+    >>> view.num_nodes  # walkers cannot leave their start nodes
+    3
+    """
+    device = batch.x.device
+    counts = batch.nodes_per_graph()  # (G,)
+    n_start = torch.clamp(torch.ceil(start_rate * counts).long(), min=1)  # (G,)
+    n_start = torch.minimum(n_start, counts)
+    rank = _random_rank(batch.batch, generator)  # (N,)
+    walker = torch.nonzero(rank < n_start[batch.batch]).squeeze(1)  # (W,)
+    visited = torch.zeros(batch.num_nodes, dtype=torch.bool, device=device)
+    visited[walker] = True
+    if walk_length > 0 and batch.num_edges:
+        src, dst = batch.edge_index
+        order = torch.argsort(src, stable=True)
+        neighbours = dst[order]  # (E,) targets grouped by source
+        degree = torch.bincount(src, minlength=batch.num_nodes)  # (N,)
+        row_start = torch.cumsum(degree, 0) - degree  # (N,)
+        for _ in range(walk_length):
+            d = degree[walker]  # (W,)
+            u = torch.rand(walker.shape[0], generator=generator, device=device)
+            step = torch.floor(u * d).long()  # (W,) in [0, d)
+            slot = (row_start[walker] + step).clamp(max=neighbours.shape[0] - 1)
+            moved = neighbours[slot]  # (W,)
+            walker = torch.where(d > 0, moved, walker)  # (W,)
+            visited[walker] = True
+    return induced_subgraph(batch, visited)
+
+
+class NodeDropping(Augmentation):
+    """Drop ``floor(rate * n)`` random nodes per graph and their edges.
+
+    Parameters
+    ----------
+    rate : float, default=0.2
+        Fraction of each graph's nodes removed (GraphCL's 20%).
+
+    Examples
+    --------
+    >>> import networkx as nx, torch
+    >>> from rince_sklearn.graphs import collate_graphs
+    >>> batch = collate_graphs([nx.cycle_graph(10), nx.cycle_graph(5)])
+    >>> view = NodeDropping(0.2)(batch, generator=torch.Generator().manual_seed(0))
+    >>> view.nodes_per_graph().tolist()
+    [8, 4]
+    """
+
+    def __init__(self, rate: float = 0.2) -> None:
+        self.rate = rate
+
+    def augment(
+        self, batch: GraphBatch, generator: torch.Generator | None = None
+    ) -> GraphBatch:
+        """Return the batch without the dropped nodes."""
+        return drop_nodes(batch, self.rate, generator)
+
+
+class EdgePerturbation(Augmentation):
+    """Drop (and optionally add) random undirected edges per graph.
+
+    Parameters
+    ----------
+    drop_rate : float, default=0.2
+        Fraction of each graph's edges removed (both directions together).
+    add_rate : float, default=0.0
+        Edges added, as a fraction of each graph's edges, between random
+        distinct nodes of the same graph.
+    """
+
+    def __init__(self, drop_rate: float = 0.2, add_rate: float = 0.0) -> None:
+        self.drop_rate = drop_rate
+        self.add_rate = add_rate
+
+    def augment(
+        self, batch: GraphBatch, generator: torch.Generator | None = None
+    ) -> GraphBatch:
+        """Return the batch with perturbed edges."""
+        return perturb_edges(batch, self.drop_rate, self.add_rate, generator)
+
+
+class AttributeMasking(Augmentation):
+    """Replace all features of ``floor(rate * n)`` random nodes per graph.
+
+    Parameters
+    ----------
+    rate : float, default=0.2
+        Fraction of each graph's nodes masked.
+    fill : float, default=0.0
+        Value written into the masked nodes' features.
+    """
+
+    def __init__(self, rate: float = 0.2, fill: float = 0.0) -> None:
+        self.rate = rate
+        self.fill = fill
+
+    def augment(
+        self, batch: GraphBatch, generator: torch.Generator | None = None
+    ) -> GraphBatch:
+        """Return the batch with masked node features."""
+        return attribute_masking(batch, self.rate, generator, self.fill)
+
+
+class RandomWalkSubgraph(Augmentation):
+    """Keep the subgraph induced by short random walks in each graph.
+
+    Parameters
+    ----------
+    start_rate : float, default=0.1
+        Walkers per graph, as a fraction of its nodes (at least one).
+    walk_length : int, default=10
+        Steps of every walker.
+    """
+
+    def __init__(self, start_rate: float = 0.1, walk_length: int = 10) -> None:
+        self.start_rate = start_rate
+        self.walk_length = walk_length
+
+    def augment(
+        self, batch: GraphBatch, generator: torch.Generator | None = None
+    ) -> GraphBatch:
+        """Return the random-walk subgraphs."""
+        return random_walk_subgraph(batch, self.start_rate, self.walk_length, generator)
+
+
+def default_graph_augmentation() -> RandomChoice:
+    """GraphCL's default: one of its four augmentations at 20%, drawn per batch."""
+    return RandomChoice(
+        [
+            NodeDropping(0.2),
+            EdgePerturbation(0.2),
+            AttributeMasking(0.2),
+            RandomWalkSubgraph(),
+        ]
+    )

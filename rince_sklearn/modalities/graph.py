@@ -1,0 +1,54 @@
+"""Graph input: lists of graphs, embedded whole (graph-level representations)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..augment._base import RandomChoice
+from ..augment.graph import default_graph_augmentation
+from ..encoders.graph import GINEncoder
+from ..graphs import GraphSource, pack_graphs
+from ._base import Modality
+
+__all__ = ["GraphModality"]
+
+
+class GraphModality(Modality):
+    """Lists of graphs; the default encoder is a GIN, views are GraphCL's.
+
+    See :mod:`rince_sklearn.graphs` for the accepted graph formats.
+    ``n_features_in_`` is the node-feature width.
+    """
+
+    name = "graph"
+
+    def prepare(self, estimator: Any, X: Any, *, reset: bool) -> GraphSource:
+        """Validate a list of graphs and pack it (see ``pack_graphs``)."""
+        packed = pack_graphs(X)
+        n_features = packed.n_features
+        if reset:
+            estimator.n_features_in_ = n_features
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_
+        elif n_features != estimator.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(estimator).__name__} is "
+                f"expecting {estimator.n_features_in_} features as input "
+                "(node-feature width of the graphs)."
+            )
+        return GraphSource(packed)
+
+    def encoder_size_kwargs(self, estimator: Any) -> dict[str, Any]:
+        """Return ``in_features=n_features_in_``: the node-feature width."""
+        return {"in_features": estimator.n_features_in_}
+
+    def default_encoder(self, estimator: Any) -> type[GINEncoder]:
+        """:class:`~rince_sklearn.encoders.GINEncoder`."""
+        return GINEncoder
+
+    def default_augmentation(self, estimator: Any) -> RandomChoice:
+        """GraphCL's four augmentations at 20%, one drawn per batch and view.
+
+        See :func:`~rince_sklearn.augment.default_graph_augmentation`.
+        """
+        return default_graph_augmentation()
