@@ -11,6 +11,15 @@ from .graph import (
     RandomWalkSubgraph,
     default_graph_augmentation,
 )
+from .image import (
+    ColorJitter,
+    GaussianBlur,
+    HorizontalFlip,
+    ImageNoise,
+    RandomResizedCrop,
+    default_image_augmentation,
+    random_resized_crop,
+)
 from .tabular import GaussianNoise, MarginalCorruption, marginal_corruption
 
 __all__ = [
@@ -20,11 +29,18 @@ __all__ = [
     "RandomWalkSubgraph",
     "default_graph_augmentation",
     "Augmentation",
+    "ColorJitter",
     "Compose",
+    "GaussianBlur",
     "GaussianNoise",
+    "HorizontalFlip",
     "Identity",
+    "ImageNoise",
     "MarginalCorruption",
     "RandomChoice",
+    "RandomResizedCrop",
     "call_augmentation",
+    "default_image_augmentation",
     "marginal_corruption",
+    "random_resized_crop",
 ]

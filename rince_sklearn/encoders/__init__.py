@@ -2,6 +2,13 @@
 
 from .graph import GINEncoder
 from .head import ContrastiveModule, ProjectionHead
+from .image import ResNetEncoder
 from .tabular import MLPEncoder
 
-__all__ = ["ContrastiveModule", "GINEncoder", "MLPEncoder", "ProjectionHead"]
+__all__ = [
+    "ContrastiveModule",
+    "GINEncoder",
+    "MLPEncoder",
+    "ProjectionHead",
+    "ResNetEncoder",
+]

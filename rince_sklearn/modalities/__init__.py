@@ -12,11 +12,13 @@ import numpy as np
 
 from ._base import Modality
 from .graph import GraphModality
+from .image import ImageModality
 from .tabular import TabularModality
 
 __all__ = ["Modality", "detect_modality", "get_modality", "looks_like_graph"]
 
 _MODALITIES: dict[str, Modality] = {"tabular": TabularModality()}
+_MODALITIES["image"] = ImageModality()
 _MODALITIES["graph"] = GraphModality()
 
 
