@@ -124,7 +124,9 @@ def main():
         },
         args.repeats,
     )
-    fit_ratio = fit_medians["RobustContrastiveEmbedder.fit"] / fit_medians["hand-written loop"]
+    fit_ratio = (
+        fit_medians["RobustContrastiveEmbedder.fit"] / fit_medians["hand-written loop"]
+    )
     rows.append(("fit / hand-written loop", fit_ratio, 1.10))
 
     # 2. transform
@@ -165,7 +167,9 @@ def main():
         args.repeats * 2,
     )
     loss_ratio = loss_medians["RINCE"] / loss_medians["NT-Xent (cross_entropy)"]
-    rows.append(("RINCE fwd+bwd / NT-Xent cross_entropy (2x2048, d=128)", loss_ratio, 1.3))
+    rows.append(
+        ("RINCE fwd+bwd / NT-Xent cross_entropy (2x2048, d=128)", loss_ratio, 1.3)
+    )
 
     lines = [
         "# Core overheads",
@@ -182,7 +186,10 @@ def main():
         "| --- | ---: | ---: | :---: |",
     ]
     for name, ratio, target in rows:
-        lines.append(f"| {name} | {ratio:.3f} | <= {target:.2f} | {'yes' if ratio <= target else 'no'} |")
+        lines.append(
+            f"| {name} | {ratio:.3f} | <= {target:.2f} "
+            f"| {'yes' if ratio <= target else 'no'} |"
+        )
     lines += [
         "",
         "Setting: digits (64 features) tiled to 5,391 rows, batch 256, "
@@ -190,7 +197,9 @@ def main():
         "RINCE(q=0.5, lam=0.01, temperature=0.5); transform on 21,564 rows.",
         "",
         "Raw fit times (s), for the spread: "
-        + "; ".join(f"{k}: " + ", ".join(f"{t:.2f}" for t in v) for k, v in fit_all.items()),
+        + "; ".join(
+            f"{k}: " + ", ".join(f"{t:.2f}" for t in v) for k, v in fit_all.items()
+        ),
     ]
     RESULTS.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
