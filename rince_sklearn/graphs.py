@@ -282,7 +282,7 @@ def graph_to_arrays(graph: Any, where: str = "graph") -> tuple[np.ndarray, np.nd
 class PackedGraphs:
     """Validated graphs stored as concatenated tensors with offsets.
 
-    Attributes
+    Parameters
     ----------
     x : Tensor of shape (N, F), float32
         Node features of all graphs, graph after graph.
@@ -294,6 +294,13 @@ class PackedGraphs:
     edge_ptr : LongTensor of shape (n_graphs + 1,)
         Graph ``g`` owns columns ``edge_ptr[g]:edge_ptr[g + 1]`` of
         ``edge_index``.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> packed = pack_graphs([nx.path_graph(3), nx.path_graph(2)])
+    >>> packed.n_graphs, packed.n_features, packed.edge_index.tolist()
+    (2, 1, [[0, 1, 1, 2, 0, 1], [1, 2, 0, 1, 1, 0]])
     """
 
     x: Tensor
@@ -475,6 +482,15 @@ def collate_graphs(graphs: Sequence[Any]) -> GraphBatch:
     list of graphs or over a :class:`GraphSource` (whose items are batches of
     one graph). The estimator's own loader gathers whole batches with
     :meth:`GraphSource.take` instead.
+
+    Parameters
+    ----------
+    graphs : sequence of graphs or of GraphBatch
+        Graphs in any supported format (validated), or batches to concatenate.
+
+    Returns
+    -------
+    GraphBatch
 
     Examples
     --------

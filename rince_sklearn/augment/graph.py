@@ -277,6 +277,15 @@ class EdgePerturbation(Augmentation):
     add_rate : float, default=0.0
         Edges added, as a fraction of each graph's edges, between random
         distinct nodes of the same graph.
+
+    Examples
+    --------
+    >>> import networkx as nx, torch
+    >>> from rince_sklearn.graphs import collate_graphs
+    >>> batch = collate_graphs([nx.cycle_graph(10)])  # 10 edges, 20 directed
+    >>> view = EdgePerturbation(0.2, 0.1)(batch, generator=torch.Generator())
+    >>> view.num_edges  # 2 of 10 dropped, 1 added, both directions
+    18
     """
 
     def __init__(self, drop_rate: float = 0.2, add_rate: float = 0.0) -> None:
@@ -299,6 +308,15 @@ class AttributeMasking(Augmentation):
         Fraction of each graph's nodes masked.
     fill : float, default=0.0
         Value written into the masked nodes' features.
+
+    Examples
+    --------
+    >>> import networkx as nx, torch
+    >>> from rince_sklearn.graphs import collate_graphs
+    >>> batch = collate_graphs([nx.path_graph(10)])  # features: ones
+    >>> view = AttributeMasking(0.3)(batch, generator=torch.Generator())
+    >>> int((view.x == 0).sum())
+    3
     """
 
     def __init__(self, rate: float = 0.2, fill: float = 0.0) -> None:
@@ -321,6 +339,15 @@ class RandomWalkSubgraph(Augmentation):
         Walkers per graph, as a fraction of its nodes (at least one).
     walk_length : int, default=10
         Steps of every walker.
+
+    Examples
+    --------
+    >>> import networkx as nx, torch
+    >>> from rince_sklearn.graphs import collate_graphs
+    >>> batch = collate_graphs([nx.path_graph(50)])
+    >>> view = RandomWalkSubgraph(0.02, 4)(batch, generator=torch.Generator())
+    >>> view.num_nodes <= 5  # one walker, four steps along the path
+    True
     """
 
     def __init__(self, start_rate: float = 0.1, walk_length: int = 10) -> None:
@@ -335,7 +362,25 @@ class RandomWalkSubgraph(Augmentation):
 
 
 def default_graph_augmentation() -> RandomChoice:
-    """GraphCL's default: one of its four augmentations at 20%, drawn per batch."""
+    """Return GraphCL's default: one of its four augmentations, drawn per batch.
+
+    Node dropping, edge perturbation and attribute masking at 20%, and
+    random-walk subgraphs, each with probability 1/4 per batch and view (the
+    graph modality's default augmentation).
+
+    Returns
+    -------
+    RandomChoice
+
+    Examples
+    --------
+    >>> import networkx as nx, torch
+    >>> from rince_sklearn.graphs import collate_graphs
+    >>> augmentation = default_graph_augmentation()
+    >>> view = augmentation(collate_graphs([nx.cycle_graph(8)]), torch.Generator())
+    >>> view.num_graphs
+    1
+    """
     return RandomChoice(
         [
             NodeDropping(0.2),

@@ -123,8 +123,8 @@ class GINEncoder(nn.Module):
     scale), then pass ``num_layers`` GIN layers, each followed by ReLU and batch
     normalisation, as in GraphCL's encoder [1]_. Every layer's node rows are
     pooled per graph (``readout``) and the pooled rows of all layers are
-    concatenated (jumping knowledge [2]_), then mapped linearly to
-    ``embedding_dim``.
+    concatenated (jumping knowledge [2]_): that is the embedding (or it is
+    mapped linearly to ``embedding_dim`` when the widths do not add up to it).
 
     Parameters
     ----------
@@ -132,8 +132,12 @@ class GINEncoder(nn.Module):
         Node-feature width.
     embedding_dim : int, default=64
         Output width.
-    hidden_dim : int, default=64
-        Width of every GIN layer.
+    hidden_dim : int, default=None
+        Width of every GIN layer. None splits ``embedding_dim`` over the layers
+        (``embedding_dim // num_layers`` each, the remainder to the last one) so
+        that their pooled concatenation *is* the embedding, with no output
+        layer; without jumping knowledge the width is ``embedding_dim``.
+        Otherwise a linear layer maps the pooled rows to ``embedding_dim``.
     num_layers : int, default=3
         Number of GIN layers.
     readout : {"sum", "mean"}, default="sum"
@@ -170,7 +174,7 @@ class GINEncoder(nn.Module):
         self,
         in_features: int,
         embedding_dim: int = 64,
-        hidden_dim: int = 64,
+        hidden_dim: int | None = None,
         num_layers: int = 3,
         readout: Literal["sum", "mean"] = "sum",
         jumping_knowledge: bool = True,
@@ -189,14 +193,30 @@ class GINEncoder(nn.Module):
         self.input_norm = nn.BatchNorm1d(in_features, affine=False)
         self.layers = nn.ModuleList()
         self.norms = nn.ModuleList()
+        if hidden_dim is not None:
+            widths = [hidden_dim] * num_layers
+        elif jumping_knowledge:
+            if embedding_dim < num_layers:
+                raise ValueError(
+                    f"embedding_dim={embedding_dim} is too small to split over "
+                    f"num_layers={num_layers} layers; set hidden_dim."
+                )
+            widths = [embedding_dim // num_layers] * num_layers
+            widths[-1] += embedding_dim - sum(widths)
+        else:
+            widths = [embedding_dim] * num_layers
         width = in_features
-        for _ in range(num_layers):
-            self.layers.append(GINLayer(width, hidden_dim, train_eps))
-            self.norms.append(nn.BatchNorm1d(hidden_dim))
-            width = hidden_dim
+        for hidden in widths:
+            self.layers.append(GINLayer(width, hidden, train_eps))
+            self.norms.append(nn.BatchNorm1d(hidden))
+            width = hidden
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        pooled = hidden_dim * num_layers if jumping_knowledge else hidden_dim
-        self.out = nn.Linear(pooled, embedding_dim)
+        pooled = sum(widths) if jumping_knowledge else widths[-1]
+        self.out = (
+            nn.Identity()
+            if pooled == embedding_dim
+            else nn.Linear(pooled, embedding_dim)
+        )
 
     def forward(self, graphs: GraphBatch) -> Tensor:
         """Embed a :class:`~rince_sklearn.graphs.GraphBatch`: ``(num_graphs, D)``."""

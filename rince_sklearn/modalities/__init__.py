@@ -43,7 +43,25 @@ def looks_like_graph(obj: Any) -> bool:
 
     That is an object with ``.edge_index`` and ``.x`` (torch_geometric's
     ``Data``), a ``networkx`` graph, or a pair ``(edge_index, node_features)``
-    whose first member is a ``(2, E)`` array.
+    whose first member is a ``(2, E)`` array. Only the form is checked;
+    :func:`rince_sklearn.graphs.pack_graphs` validates the contents.
+
+    Parameters
+    ----------
+    obj : object
+        A candidate graph.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> looks_like_graph((np.array([[0, 1], [1, 0]]), np.ones((2, 3))))
+    True
+    >>> looks_like_graph(np.ones((2, 3)))
+    False
     """
     if hasattr(obj, "edge_index"):
         return True
