@@ -94,7 +94,8 @@ class RobustContrastiveEmbedder(
     projection_dim : int, default=64
         Width of the projection head's output, where the loss is computed.
     encoder : "auto" or subclass of torch.nn.Module, default="auto"
-        ``"auto"`` uses the modality's default (an MLP for tabular data).
+        ``"auto"`` uses the modality's default (an MLP for tabular data,
+        :class:`~rince_sklearn.encoders.ResNetEncoder` for images).
         A class is built as ``encoder(**encoder_kwargs)``, with ``in_features``
         (tabular, graph node features) or ``in_channels`` (images) and
         ``embedding_dim`` added when its constructor accepts them and
@@ -104,7 +105,9 @@ class RobustContrastiveEmbedder(
         Keyword arguments of the encoder (also of the default one).
     augmentation : "auto", callable or None, default="auto"
         ``"auto"`` uses the modality's default (for tabular data,
-        :class:`~rince_sklearn.augment.MarginalCorruption`). A callable maps a
+        :class:`~rince_sklearn.augment.MarginalCorruption`; for images, crops,
+        flips, colour jitter and blur:
+        :func:`~rince_sklearn.augment.default_image_augmentation`). A callable maps a
         batch (a float tensor, or the batched graph) to a random view of it and
         is called once per view; it receives ``generator=`` (seeded from
         ``random_state``) if it accepts that keyword. None uses the batch itself
@@ -114,7 +117,9 @@ class RobustContrastiveEmbedder(
         positive pairs (a view of sample ``i`` with a view of another sample),
         to study robustness to noisy views.
     image_shape : tuple of int, default=None
-        ``(C, H, W)``: read flat 2-D rows as images.
+        ``(C, H, W)``: read flat 2-D rows as images. Image inputs may also be
+        ``(n, H, W)`` or ``(n, C, H, W)`` arrays; uint8 images are read as
+        ``value / 255``. The fitted shape is ``image_shape_``.
     max_epochs : int, default=50
         Passes over the data.
     batch_size : int, default=256
@@ -151,6 +156,8 @@ class RobustContrastiveEmbedder(
     n_features_in_ : int
         Number of features (columns for tabular data, ``C*H*W`` for images,
         node-feature width for graphs).
+    image_shape_ : tuple of int
+        ``(C, H, W)`` of the images (image inputs only).
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Column names, when ``X`` was a DataFrame with string column names.
     modality_ : str
