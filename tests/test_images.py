@@ -130,6 +130,20 @@ def test_pipeline_with_flat_rows(digits):
     assert pipe.fit_transform(flat).shape == (80, 8)
 
 
+def test_dataframe_rows_and_read_only_arrays(small):
+    pd = pytest.importorskip("pandas")
+    flat = small.reshape(60, 64)
+    frame = pd.DataFrame(flat, columns=[f"px{i}" for i in range(64)])
+    emb = RobustContrastiveEmbedder(**FAST, image_shape=(1, 8, 8)).fit(frame)
+    assert emb.feature_names_in_[0] == "px0"
+    ref = RobustContrastiveEmbedder(**FAST).fit(small)
+    np.testing.assert_allclose(emb.transform(frame), ref.transform(small), atol=1e-5)
+    read_only = small.copy()
+    read_only.flags.writeable = False
+    emb = RobustContrastiveEmbedder(**FAST).fit(read_only)
+    assert emb.transform(read_only).shape == (60, 8)
+
+
 def test_detect_modality():
     assert detect_modality(np.zeros((4, 8, 8))) == "image"
     assert detect_modality(np.zeros((4, 3, 8, 8))) == "image"

@@ -117,6 +117,8 @@ class ImageModality(Modality):
         if reset:
             estimator.image_shape_ = image_shape
         images = np.ascontiguousarray(flat).reshape((flat.shape[0], *image_shape))
+        if not images.flags.writeable:  # torch cannot share read-only memory
+            images = images.copy()
         return TensorSource(torch.from_numpy(images), convert=convert)
 
     @staticmethod
