@@ -139,6 +139,10 @@ def test_data_without_features_and_mixed_formats(graphs):
 def test_detect_modality_finds_every_format(graphs):
     for convert in (lambda g: g, to_networkx, to_data):
         assert detect_modality([convert(g) for g in graphs[:3]]) == "graph"
+    # a tuple of two graphs is two graphs, not one (edge_index, x) pair
+    pair = (graphs[0], graphs[1])
+    assert detect_modality(pair) == "graph"
+    assert pack_graphs(pair).n_graphs == 2
 
 
 @pytest.fixture(scope="module")

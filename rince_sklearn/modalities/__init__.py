@@ -68,7 +68,12 @@ def looks_like_graph(obj: Any) -> bool:
     if hasattr(obj, "adj") and hasattr(obj, "nodes") and hasattr(obj, "edges"):
         return True
     if isinstance(obj, tuple) and len(obj) == 2:
-        shape = np.shape(obj[0]) if not np.isscalar(obj[0]) else ()
+        if isinstance(obj[0], tuple) or np.isscalar(obj[0]):
+            return False  # a pair of graphs, or of numbers
+        try:
+            shape = np.shape(obj[0])
+        except (ValueError, TypeError):  # ragged nested sequences
+            return False
         return len(shape) == 2 and shape[0] == 2
     return False
 
