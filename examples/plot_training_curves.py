@@ -63,6 +63,8 @@ fig.tight_layout()
 plt.show()
 
 # %%
+# sphinx_gallery_thumbnail_number = 2
+#
 # On a common scale, as the fraction of each curve's total decrease, the four
 # losses train at much the same pace on clean data; their difference shows when
 # views are noisy (see the noisy-views example).

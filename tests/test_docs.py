@@ -77,6 +77,11 @@ PUBLIC = _public_objects()
 #: public names whose docstrings still lack a runnable Examples section (or
 #: parameter docs): expected failures until they get one. Keep this empty.
 PENDING_DOCSTRINGS: set[str] = {
+    "rince_sklearn.RobustContrastiveEmbedder.fit",
+    "rince_sklearn.RobustContrastiveEmbedder.transform",
+    "rince_sklearn.RobustContrastiveEmbedder.score",
+    "rince_sklearn.RobustContrastiveEmbedder.save",
+    "rince_sklearn.RobustContrastiveEmbedder.load",
     "rince_sklearn.TrainingDivergedError",
     "rince_sklearn.augment.Augmentation",
     "rince_sklearn.augment.Compose",
@@ -215,6 +220,20 @@ def test_public_docstring_is_numpydoc_with_runnable_examples(name, request):
     assert present == sorted(present, key=order.index), (
         f"{name}: sections out of numpydoc order: {present}"
     )
+
+
+ESTIMATOR_METHODS = ["fit", "partial_fit", "transform", "score", "save", "load"]
+
+
+@pytest.mark.parametrize("method", ESTIMATOR_METHODS)
+def test_estimator_methods_have_runnable_examples(method, request):
+    from rince_sklearn import RobustContrastiveEmbedder
+
+    name = f"rince_sklearn.RobustContrastiveEmbedder.{method}"
+    _mark_pending(request, name)
+    func = getattr(RobustContrastiveEmbedder, method)
+    examples = _sections(inspect.getdoc(func) or "").get("Examples", "")
+    assert ">>> " in examples, f"{name} has no Examples section with a doctest"
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC))
