@@ -96,13 +96,21 @@ def embedder(args, seed, **extra):
 
 # -- accuracy ------------------------------------------------------------------------
 def accuracy(args, command):
+    """Run ``args.seeds``; one CSV per seed, then a summary of all seeds' files.
+
+    Seeds may run as parallel processes (``--seeds 0``, ``--seeds 1``, ...):
+    each writes ``images_accuracy_seed<S>.csv``, and every run rewrites the
+    summary from the per-seed files made with the same settings.
+    """
     from sklearn.decomposition import PCA
 
     train = load_fashion_mnist(subset="train")
     test = load_fashion_mnist(subset="test")
     X_test = test.images
     flat_test = X_test.reshape(len(X_test), -1) / np.float32(255)
-    rows = []
+    settings = f"n_train={args.n_train} epochs={args.epochs} dim={args.dim}"
+    settings += f" batch_size={args.batch_size} lr={args.lr}"
+    header = ["seed", "method", "accuracy", "fit_seconds", "settings", "command"]
     for seed in args.seeds:
         idx = np.random.default_rng(seed).choice(len(train.images), args.n_train, False)
         X, y = train.images[idx], train.target[idx]
@@ -120,9 +128,19 @@ def accuracy(args, command):
         scores["pca"] = probe_accuracy(
             pca.transform(flat), y, pca.transform(flat_test), test.target
         )
-        for method, score in scores.items():
-            rows.append([seed, method, f"{score:.4f}", f"{fit_s:.0f}"])
+        rows = [
+            [seed, method, f"{score:.4f}", f"{fit_s:.0f}", settings, command]
+            for method, score in scores.items()
+        ]
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        with open(RESULTS / f"images_accuracy_seed{seed}.csv", "w", newline="") as f:
+            csv.writer(f).writerows([header, *rows])
         print(seed, scores, f"fit {fit_s:.0f}s", flush=True)
+    rows = []
+    for path in sorted(RESULTS.glob("images_accuracy_seed*.csv")):
+        with open(path, newline="") as f:
+            rows += [r for r in csv.reader(f) if r[4] == settings]
+    seeds = sorted({int(r[0]) for r in rows})
     table = ["| method | mean accuracy | std | per seed |", "| --- | --- | --- | --- |"]
     for method in ("embedding", "raw_pixels", "pca"):
         values = [float(r[2]) for r in rows if r[1] == method]
@@ -132,25 +150,22 @@ def accuracy(args, command):
             + " |"
         )
     fit_times = sorted({float(r[3]) for r in rows})
+    commands = sorted({r[5] for r in rows})
     text = (
         "# Fashion-MNIST: linear probe on the embedding vs raw pixels vs PCA\n\n"
-        f"Train on {args.n_train} random training images per seed (seeds "
-        f"{args.seeds}), probe on the 10,000 test images. Probe: "
-        "StandardScaler + LogisticRegression(max_iter=500), fitted on the "
-        "training images' features. Embedder: default ResNetEncoder and "
-        f"augmentations, RINCE q=0.5, lam=0.01, embedding_dim={args.dim}, "
+        f"Commands (one process per seed): {'; '.join(f'`{c}`' for c in commands)}"
+        f"\n\nTrain on {args.n_train} random training images per seed (seeds "
+        f"{seeds}; the seed draws the images and seeds the embedder), probe on "
+        "the 10,000 test images. Probe: StandardScaler + "
+        "LogisticRegression(max_iter=500), fitted on the training images' "
+        "features. Embedder: default ResNetEncoder and augmentations, RINCE "
+        f"q=0.5, lam=0.01, temperature=0.5, embedding_dim={args.dim}, "
         f"max_epochs={args.epochs}, batch_size={args.batch_size}, lr={args.lr}; "
         f"PCA of the same width ({args.dim}). torch threads: {args.threads}; "
-        f"fit took {min(fit_times):.0f}-{max(fit_times):.0f} s per seed on a "
-        "shared 2-core CPU.\n\n" + "\n".join(table)
+        f"fit took {min(fit_times):.0f}-{max(fit_times):.0f} s (wall) per seed "
+        "on a 2-core CPU shared with other jobs.\n\n" + "\n".join(table)
     )
-    write(
-        "images_accuracy",
-        command,
-        ["seed", "method", "accuracy", "fit_seconds"],
-        rows,
-        text,
-    )
+    write("images_accuracy", command, header, rows, text)
 
 
 # -- throughput ----------------------------------------------------------------------
@@ -234,6 +249,8 @@ def throughput(args, command):
         f"| median seconds | {med('loop', 2):.2f} | {med('fit', 2):.2f} |\n"
         f"| median CPU seconds | {med('loop', 5):.2f} | {med('fit', 5):.2f} |\n"
         f"| median images/s | {med('loop', 3):.0f} | {med('fit', 3):.0f} |\n"
+        f"| images per CPU second | {n_images / med('loop', 5):.0f} | "
+        f"{n_images / med('fit', 5):.0f} |\n"
         f"| augmentation share of the time | {med('loop', 4):.1%} | "
         f"{med('fit', 4):.1%} |\n\n"
         f"fit / loop, wall clock: median {statistics.median(wall):.3f} (per "
@@ -276,12 +293,12 @@ def memory(args, command):
         f"embedding_dim={args.dim}; fit took {fit_s:.0f} s; transform gave "
         f"{Z.shape}. Peak resident set size (getrusage, as /usr/bin/time -v "
         "reports it), cumulative:\n\n"
-        "| stage | peak RSS (MB) |\n| --- | --- |\n"
-        f"| data loaded (uint8, {X.nbytes / 2**20:.0f} MB) | {after_load:.0f} |\n"
+        "| stage | peak RSS (MiB) |\n| --- | --- |\n"
+        f"| data loaded (uint8, {X.nbytes / 2**20:.0f} MiB) | {after_load:.0f} |\n"
         f"| after fit | {after_fit:.0f} |\n"
         f"| after transform | {after_transform:.0f} |\n\n"
-        f"tracemalloc peak of Python-side allocations: {py_peak / 2**20:.0f} MB. "
-        "Target: peak RSS < 2500 MB."
+        f"tracemalloc peak of Python-side allocations: {py_peak / 2**20:.0f} MiB. "
+        "Target: peak RSS < 2500 MB (2384 MiB)."
     )
     write("images_memory", command, ["stage", "megabytes"], rows, text)
 
