@@ -125,4 +125,4 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"index": [], "benchmarks": []}
+html_sidebars = {"index": []}
