@@ -359,3 +359,11 @@ def test_gallery_has_the_required_examples():
     }
     assert required <= names
     assert (EXAMPLES / "GALLERY_HEADER.rst").is_file()
+
+
+def test_docstring_examples_run_in_the_test_suite():
+    tomllib = pytest.importorskip("tomllib", reason="Python >= 3.11")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    options = config["tool"]["pytest"]["ini_options"]
+    assert "--doctest-modules" in options["addopts"]
+    assert "rince_sklearn" in options["testpaths"]
