@@ -16,6 +16,7 @@ from rince_sklearn.augment import (
     default_graph_augmentation,
 )
 from rince_sklearn.augment.graph import (
+    GraphRandomChoice,
     attribute_masking,
     drop_nodes,
     perturb_edges,
@@ -374,6 +375,9 @@ def test_random_walk_follows_edges():
         RandomWalkSubgraph(),
         default_graph_augmentation(),
         Compose([NodeDropping(0.2), EdgePerturbation(0.2), AttributeMasking(0.2)]),
+        GraphRandomChoice(
+            [NodeDropping(0.3), EdgePerturbation(0.3, 0.1), AttributeMasking(0.3)]
+        ),
     ],
 )
 def test_augmentations_are_reproducible_and_valid(graphs, augmentation):
@@ -395,6 +399,42 @@ def test_augmentations_are_reproducible_and_valid(graphs, augmentation):
         or not torch.equal(v.edge_index, a.edge_index)
         for v in views
     )
+
+
+@pytest.mark.parametrize(
+    "augmentation",
+    [
+        NodeDropping(0.5),
+        EdgePerturbation(0.5, 0.25),
+        AttributeMasking(0.5),
+        RandomWalkSubgraph(0.1, 2),
+    ],
+)
+def test_where_restricts_an_augmentation_to_some_graphs(augmentation):
+    batch = collate_graphs([complete(8), complete(6), complete(8), complete(5)])
+    where = torch.tensor([True, False, True, False])
+    view = augmentation.augment(batch, gen(), where=where)
+    untouched = collate_graphs([complete(6), complete(5)])
+    n, e = view.nodes_per_graph(), view.edges_per_graph()
+    assert n[[1, 3]].tolist() == [6, 5] and e[[1, 3]].tolist() == [30, 20]
+    changed = (n[[0, 2]] != 8) | (e[[0, 2]] != 56)
+    if isinstance(augmentation, AttributeMasking):
+        changed = (view.x == 0).all(1).nonzero().ravel()
+        assert set(view.batch[changed].tolist()) == {0, 2}
+        assert torch.equal(view.x[view.batch == 1], untouched.x[untouched.batch == 0])
+    else:
+        assert bool(changed.all())
+
+
+def test_graph_random_choice_draws_per_graph():
+    batch = collate_graphs([complete(10)] * 200)
+    choice = GraphRandomChoice(
+        [NodeDropping(0.5), AttributeMasking(0.0)], p=[0.25, 0.75]
+    )
+    view = choice(batch, generator=gen())
+    dropped = (view.nodes_per_graph() == 5).float().mean()
+    assert 0.15 < float(dropped) < 0.35  # about p[0] of the graphs
+    assert set(view.nodes_per_graph().tolist()) == {5, 10}
 
 
 def test_default_augmentation_gets_params_and_compares():

@@ -14,6 +14,8 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -23,6 +25,7 @@ from ._base import Augmentation, RandomChoice
 __all__ = [
     "AttributeMasking",
     "EdgePerturbation",
+    "GraphRandomChoice",
     "NodeDropping",
     "RandomWalkSubgraph",
     "attribute_masking",
@@ -50,6 +53,13 @@ def _random_rank(group: Tensor, generator: torch.Generator | None) -> Tensor:
     return rank
 
 
+def _only_where(counts: Tensor, where: Tensor | None) -> Tensor:
+    """Zero the per-graph ``counts`` of graphs outside ``where`` (bool, (G,))."""
+    if where is None:
+        return counts
+    return torch.where(where, counts, torch.zeros_like(counts))
+
+
 def induced_subgraph(batch: GraphBatch, keep: Tensor) -> GraphBatch:
     """Keep the nodes where ``keep`` is True and the edges between them.
 
@@ -73,7 +83,11 @@ def induced_subgraph(batch: GraphBatch, keep: Tensor) -> GraphBatch:
 
 
 def drop_nodes(
-    batch: GraphBatch, rate: float, generator: torch.Generator | None = None
+    batch: GraphBatch,
+    rate: float,
+    generator: torch.Generator | None = None,
+    *,
+    where: Tensor | None = None,
 ) -> GraphBatch:
     """Remove ``floor(rate * n)`` random nodes of each graph, with their edges.
 
@@ -91,6 +105,7 @@ def drop_nodes(
     """
     counts = batch.nodes_per_graph()  # (G,)
     n_drop = torch.clamp(torch.floor(rate * counts).long(), max=counts - 1)  # (G,)
+    n_drop = _only_where(n_drop, where)
     rank = _random_rank(batch.batch, generator)  # (N,)
     keep = rank >= n_drop[batch.batch]  # (N,)
     return induced_subgraph(batch, keep)
@@ -113,6 +128,8 @@ def perturb_edges(
     drop_rate: float,
     add_rate: float = 0.0,
     generator: torch.Generator | None = None,
+    *,
+    where: Tensor | None = None,
 ) -> GraphBatch:
     """Drop and add random edges in each graph.
 
@@ -143,13 +160,15 @@ def perturb_edges(
     else:
         pairs_per_graph = torch.zeros_like(counts)
     if drop_rate > 0 and batch.num_edges:
-        n_drop = torch.floor(drop_rate * pairs_per_graph).long()  # (G,)
+        n_drop = _only_where(torch.floor(drop_rate * pairs_per_graph).long(), where)
         rank = _random_rank(pair_graph, generator)  # (P,)
         keep_pair = rank >= n_drop[pair_graph]  # (P,)
         edge_index = edge_index[:, keep_pair[pair]]  # (2, E')
     if add_rate > 0:
         n_add = torch.floor(add_rate * pairs_per_graph).long()  # (G,)
-        n_add = torch.where(counts > 1, n_add, torch.zeros_like(n_add))
+        n_add = _only_where(
+            torch.where(counts > 1, n_add, torch.zeros_like(n_add)), where
+        )
         total = int(n_add.sum())
         if total:
             graph = torch.repeat_interleave(
@@ -170,6 +189,8 @@ def attribute_masking(
     rate: float,
     generator: torch.Generator | None = None,
     fill: float = 0.0,
+    *,
+    where: Tensor | None = None,
 ) -> GraphBatch:
     """Set all features of ``floor(rate * n)`` random nodes per graph to ``fill``.
 
@@ -183,7 +204,7 @@ def attribute_masking(
     4
     """
     counts = batch.nodes_per_graph()  # (G,)
-    n_mask = torch.floor(rate * counts).long()  # (G,)
+    n_mask = _only_where(torch.floor(rate * counts).long(), where)  # (G,)
     rank = _random_rank(batch.batch, generator)  # (N,)
     mask = rank < n_mask[batch.batch]  # (N,)
     x = batch.x.masked_fill(mask[:, None], fill)  # (N, F)
@@ -195,6 +216,8 @@ def random_walk_subgraph(
     start_rate: float = 0.1,
     walk_length: int = 10,
     generator: torch.Generator | None = None,
+    *,
+    where: Tensor | None = None,
 ) -> GraphBatch:
     """Keep the nodes visited by short random walks, and the edges among them.
 
@@ -236,6 +259,8 @@ def random_walk_subgraph(
             moved = neighbours[slot]  # (W,)
             walker = torch.where(d > 0, moved, walker)  # (W,)
             visited[walker] = True
+    if where is not None:  # other graphs keep all their nodes
+        visited |= ~where[batch.batch]
     return induced_subgraph(batch, visited)
 
 
@@ -261,10 +286,14 @@ class NodeDropping(Augmentation):
         self.rate = rate
 
     def augment(
-        self, batch: GraphBatch, generator: torch.Generator | None = None
+        self,
+        batch: GraphBatch,
+        generator: torch.Generator | None = None,
+        *,
+        where: Tensor | None = None,
     ) -> GraphBatch:
         """Return the batch without the dropped nodes."""
-        return drop_nodes(batch, self.rate, generator)
+        return drop_nodes(batch, self.rate, generator, where=where)
 
 
 class EdgePerturbation(Augmentation):
@@ -293,10 +322,16 @@ class EdgePerturbation(Augmentation):
         self.add_rate = add_rate
 
     def augment(
-        self, batch: GraphBatch, generator: torch.Generator | None = None
+        self,
+        batch: GraphBatch,
+        generator: torch.Generator | None = None,
+        *,
+        where: Tensor | None = None,
     ) -> GraphBatch:
         """Return the batch with perturbed edges."""
-        return perturb_edges(batch, self.drop_rate, self.add_rate, generator)
+        return perturb_edges(
+            batch, self.drop_rate, self.add_rate, generator, where=where
+        )
 
 
 class AttributeMasking(Augmentation):
@@ -324,10 +359,14 @@ class AttributeMasking(Augmentation):
         self.fill = fill
 
     def augment(
-        self, batch: GraphBatch, generator: torch.Generator | None = None
+        self,
+        batch: GraphBatch,
+        generator: torch.Generator | None = None,
+        *,
+        where: Tensor | None = None,
     ) -> GraphBatch:
         """Return the batch with masked node features."""
-        return attribute_masking(batch, self.rate, generator, self.fill)
+        return attribute_masking(batch, self.rate, generator, self.fill, where=where)
 
 
 class RandomWalkSubgraph(Augmentation):
@@ -355,10 +394,65 @@ class RandomWalkSubgraph(Augmentation):
         self.walk_length = walk_length
 
     def augment(
-        self, batch: GraphBatch, generator: torch.Generator | None = None
+        self,
+        batch: GraphBatch,
+        generator: torch.Generator | None = None,
+        *,
+        where: Tensor | None = None,
     ) -> GraphBatch:
         """Return the random-walk subgraphs."""
-        return random_walk_subgraph(batch, self.start_rate, self.walk_length, generator)
+        return random_walk_subgraph(
+            batch, self.start_rate, self.walk_length, generator, where=where
+        )
+
+
+class GraphRandomChoice(Augmentation):
+    """Apply one augmentation per graph, drawn at random for every graph.
+
+    Each graph of the batch draws one of ``augmentations`` (as GraphCL does
+    per graph); each augmentation then runs once over the whole batch,
+    restricted to the graphs that drew it, so no Python loop runs over graphs.
+
+    Parameters
+    ----------
+    augmentations : sequence of graph augmentations
+        :class:`NodeDropping`, :class:`EdgePerturbation`,
+        :class:`AttributeMasking`, :class:`RandomWalkSubgraph`, or any
+        augmentation whose ``augment`` accepts ``where=`` (a bool tensor of
+        shape ``(num_graphs,)``: the graphs to change).
+    p : sequence of float, default=None
+        Their probabilities; uniform when None.
+
+    Examples
+    --------
+    >>> import networkx as nx, torch
+    >>> from rince_sklearn.graphs import collate_graphs
+    >>> batch = collate_graphs([nx.complete_graph(10)] * 4)
+    >>> choice = GraphRandomChoice([NodeDropping(0.5), EdgePerturbation(0.0)])
+    >>> view = choice(batch, generator=torch.Generator().manual_seed(0))
+    >>> sorted(set(view.nodes_per_graph().tolist()) - {5})  # untouched: 10
+    [10]
+    """
+
+    def __init__(
+        self, augmentations: Sequence[Augmentation], p: Sequence[float] | None = None
+    ) -> None:
+        self.augmentations = list(augmentations)
+        self.p = None if p is None else list(p)
+
+    def augment(
+        self, batch: GraphBatch, generator: torch.Generator | None = None
+    ) -> GraphBatch:
+        """Return the view, each graph augmented by its own draw."""
+        k = len(self.augmentations)
+        device = batch.x.device
+        weights = torch.ones(k) if self.p is None else torch.tensor(self.p)
+        choice = torch.multinomial(
+            weights.to(device), batch.num_graphs, replacement=True, generator=generator
+        )  # (G,)
+        for i, augmentation in enumerate(self.augmentations):
+            batch = augmentation.augment(batch, generator, where=choice == i)
+        return batch
 
 
 def default_graph_augmentation() -> RandomChoice:
