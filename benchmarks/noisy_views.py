@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import shlex
 import sys
 import time
@@ -365,7 +366,12 @@ def _key(row: dict) -> tuple:
     return tuple(
         str(row.get(k, ""))
         for k in ("modality", "dataset", "epochs", "crop_scale", "loss", "q", "lam")
-    ) + (float(row["eta"]), int(row["seed"]), str(row.get("study", "")))
+    ) + (
+        float(row["eta"]),
+        int(row["seed"]),
+        str(row.get("study", "")),
+        str(row.get("temperature", "")),
+    )
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -414,6 +420,23 @@ def run_grid(args: argparse.Namespace) -> Path:
             row.update(raw_probe(split))
             writer.write(row)
             print(f"  probe on the raw input: test={row['test_acc']:.3f}")
+        # the same encoder, untrained (one epoch at lr=1e-12 sets only the
+        # batch-norm statistics): what training adds over a random network
+        row = {**row, "loss": "untrained", "epochs": 0}
+        if _key(row) not in writer.done:
+            fitted = run_one(
+                split,
+                loss="infonce",
+                q=0.5,
+                lam=0.01,
+                eta=0.0,
+                seed=0,
+                epochs=1,
+                lr=1e-12,
+            )
+            row.update({k: fitted[k] for k in ("val_acc", "test_acc", "fit_seconds")})
+            writer.write(row)
+            print(f"  probe on the untrained encoder: test={row['test_acc']:.3f}")
         for epochs in args.epochs[modality]:
             for seed in args.seeds:
                 for eta in args.etas:
@@ -429,6 +452,7 @@ def run_grid(args: argparse.Namespace) -> Path:
                             "lam": lam if loss == "rince" else "",
                             "eta": eta,
                             "seed": seed,
+                            "temperature": args.temperature,
                         }
                         if _key(row) in writer.done:
                             continue
@@ -475,6 +499,7 @@ def run_crops(args: argparse.Namespace) -> Path:
                         "lam": lam if loss == "rince" else "",
                         "eta": 0.0,
                         "seed": seed,
+                        "temperature": args.temperature,
                     }
                     if _key(row) in writer.done:
                         continue
@@ -516,7 +541,7 @@ def _frame(rows: list[dict]):
     import pandas as pd
 
     df = pd.DataFrame(rows)
-    df = df[df["loss"] != "raw"].copy()  # baselines: see raw_baselines
+    df = df[~df["loss"].isin(["raw", "untrained"])].copy()  # see raw_baselines
     for col in ("eta", "val_acc", "test_acc", "fit_seconds", "temperature"):
         df[col] = df[col].astype(float)
     df["epochs"] = df["epochs"].astype(int)
@@ -525,18 +550,26 @@ def _frame(rows: list[dict]):
         "InfoNCE",
         "RINCE q=" + df["q"].astype(str) + " lam=" + df["lam"].astype(str),
     )
+    # a temperature other than the default is part of the setting's name
+    other = df["temperature"] != 0.5
+    df.loc[other, "setting"] += " t=" + df.loc[other, "temperature"].astype(str)
     df["crop_scale"] = df["crop_scale"].fillna("").astype(str)
     return df
 
 
 def raw_baselines(rows: list[dict]) -> list[str]:
     """Lines that give the probe's accuracy on the raw input, per data set."""
+    what = {
+        "raw": "the raw input (no embedding)",
+        "untrained": "the untrained encoder (random weights, batch-norm "
+        "statistics set on the fit split)",
+    }
     lines = []
     for row in rows:
-        if row["loss"] == "raw":
+        if row["loss"] in what:
             lines.append(
-                f"- {row['modality']} ({row['dataset']}): linear probe on the raw "
-                f"input (no embedding): {float(row['test_acc']) * 100:.1f}% test "
+                f"- {row['modality']} ({row['dataset']}): linear probe on "
+                f"{what[row['loss']]}: {float(row['test_acc']) * 100:.1f}% test "
                 "accuracy."
             )
     return lines
@@ -591,10 +624,13 @@ def grid_tables(df, x: str = "eta") -> list[str]:
 def summary_table(df, high: float = 0.8) -> list[str]:
     """Accuracy at eta=0 and ``high`` for InfoNCE and the val-chosen RINCE."""
     lines = [
-        f"| modality | epochs | method | eta=0 | eta={high:g} | drop | RINCE chosen |",
-        "|---|---|---|---|---|---|---|",
+        f"| modality | data | epochs | method | eta=0 | eta={high:g} | drop "
+        "| RINCE chosen (eta=0 / high) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for (modality, epochs), part in df.groupby(["modality", "epochs"]):
+    for (modality, dataset, epochs), part in df.groupby(
+        ["modality", "dataset", "epochs"]
+    ):
         at = {eta: part[part["eta"] == eta] for eta in (0.0, high)}
         if any(a.empty for a in at.values()):
             continue
@@ -606,7 +642,7 @@ def summary_table(df, high: float = 0.8) -> list[str]:
                 means.append(a.loc[a["setting"] == setting, "test_acc"].mean() * 100)
             note = "" if method == "InfoNCE" else " / ".join(chosen)
             lines.append(
-                f"| {modality} | {epochs} | {method} | {means[0]:.1f} | "
+                f"| {modality} | {dataset} | {epochs} | {method} | {means[0]:.1f} | "
                 f"{means[1]:.1f} | {means[0] - means[1]:.1f} | {note} |"
             )
     return lines
@@ -617,19 +653,25 @@ def plot_grid(
 ) -> None:
     """Test accuracy against ``x``: InfoNCE, best RINCE (val), every setting.
 
-    ``raw`` maps ``(modality, dataset)`` to the probe's accuracy on the raw
-    input, drawn as a dashed line.
+    ``raw`` maps ``(modality, dataset, "raw" or "untrained")`` to the probe's
+    accuracy on the raw input (dashed line) or the untrained encoder (dotted).
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = list(df.groupby(["modality", "epochs"]))
+    panels = list(df.groupby(["modality", "dataset", "epochs"]))
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(
-        1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False
+        nrows, ncols, figsize=(4.4 * ncols, 3.7 * nrows), squeeze=False
     )
-    for ax, ((modality, epochs), part) in zip(axes[0], panels, strict=True):
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    for ax, ((modality, dataset, epochs), part) in zip(
+        axes.ravel(), panels, strict=False
+    ):
         order = sorted(part[x].unique(), key=_sort_key)
         pos = np.arange(len(order)) if x == "crop_scale" else np.asarray(order)
         for setting, sub in part[part["loss"] == "rince"].groupby("setting"):
@@ -646,18 +688,20 @@ def plot_grid(
                 means.append(acc.mean())
                 sds.append(acc.std(ddof=1) if len(acc) > 1 else 0.0)
             ax.errorbar(pos, means, yerr=sds, color=color, lw=2, capsize=3, label=label)
-        baseline = (raw or {}).get((modality, part["dataset"].iloc[0]))
-        if baseline is not None:
-            ax.axhline(baseline * 100, color="grey", ls="--", lw=1, label="raw input")
+        for kind, style in (("raw", "--"), ("untrained", ":")):
+            baseline = (raw or {}).get((modality, dataset, kind))
+            if baseline is not None:
+                label = "raw input" if kind == "raw" else "untrained encoder"
+                ax.axhline(baseline * 100, color="grey", ls=style, lw=1, label=label)
         if x == "crop_scale":
             ax.set_xticks(pos, order)
             ax.set_xlabel("crop area (fraction of the image)")
         else:
             ax.set_xlabel("eta (noise_rate: fraction of false positive pairs)")
-        ax.set_title(f"{modality} ({part['dataset'].iloc[0]}), {epochs} epochs")
+        ax.set_title(f"{modality} ({dataset}), {epochs} epochs", fontsize=9)
         ax.set_ylabel("linear-probe test accuracy (%)")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    axes[0][0].legend(fontsize=6)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -672,7 +716,10 @@ def _sort_key(value):
 
 
 def write_report(
-    csv_path: Path, command: str, study: str, wall: float | None = None
+    csv_path: Path,
+    command: str,
+    study: str,
+    wall: tuple[float, float] | None = None,
 ) -> None:
     """Write ``<name>.md`` and ``<name>.png`` next to ``csv_path``."""
     rows = read_rows(csv_path)
@@ -688,7 +735,13 @@ def write_report(
         command,
         "```",
         "",
-        (f"Wall time of this command: {wall / 60:.1f} minutes. " if wall else "")
+        (
+            f"Wall time of this command: {wall[0] / 60:.1f} minutes (CPU time "
+            f"{wall[1] / 60:.1f} minutes; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end). "
+            if wall
+            else ""
+        )
         + f"{len(df)} fits, {total / 60:.1f} minutes of training in all "
         "(CPU, 2 shared cores). Accuracies: linear probe (standardisation + "
         "logistic regression) fitted on the fit split's embedding, scored on "
@@ -704,9 +757,9 @@ def write_report(
         lines += ["", "## Per eta", ""]
         lines += grid_tables(df)
         raw = {
-            (r["modality"], r["dataset"]): float(r["test_acc"])
+            (r["modality"], r["dataset"], r["loss"]): float(r["test_acc"])
             for r in rows
-            if r["loss"] == "raw"
+            if r["loss"] in ("raw", "untrained")
         }
         plot_grid(df, csv_path.with_suffix(".png"), raw=raw)
     md.write_text("\n".join(lines) + "\n")
@@ -813,7 +866,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(args: argparse.Namespace, command: str) -> None:
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if args.study == "grid":
         path = run_grid(args)
     elif args.study == "crops":
@@ -826,9 +879,10 @@ def _run(args: argparse.Namespace, command: str) -> None:
                 writer = csv.DictWriter(f, FIELDS, extrasaction="ignore")
                 writer.writeheader()
                 writer.writerows(rows)
-    wall = None if args.study == "report" else time.perf_counter() - start
-    if wall is not None:
-        print(f"wall time: {wall:.0f} s")
+    wall = None
+    if args.study != "report":
+        wall = (time.perf_counter() - start, time.process_time() - cpu_start)
+        print(f"wall time: {wall[0]:.0f} s (CPU time {wall[1]:.0f} s)")
     study = "crops" if "crops" in path.stem else "eta grid"
     write_report(path, command, study, wall)
 

@@ -53,10 +53,12 @@ def test_small_grid_on_wine_writes_csv_table_and_plot(noisy_views, tmp_path):
     noisy_views.main(argv)
     with (tmp_path / "nv_test.csv").open() as f:
         rows = list(csv.DictReader(f))
-    # the probe on the raw columns, then 2 etas x (InfoNCE + 1 setting) x 1 seed
-    assert len(rows) == 5
-    raw = rows.pop(0)
+    # probes on the raw columns and on the untrained encoder, then
+    # 2 etas x (InfoNCE + 1 setting) x 1 seed
+    assert len(rows) == 6
+    raw, untrained = rows.pop(0), rows.pop(0)
     assert raw["loss"] == "raw" and float(raw["test_acc"]) > 0.8  # wine is easy
+    assert untrained["loss"] == "untrained"
     assert {(r["loss"], float(r["eta"])) for r in rows} == {
         ("infonce", 0.0),
         ("infonce", 0.8),
@@ -70,7 +72,7 @@ def test_small_grid_on_wine_writes_csv_table_and_plot(noisy_views, tmp_path):
     assert max(float(r["test_acc"]) for r in rows) > 0.5
     md = (tmp_path / "nv_test.md").read_text()
     assert "python benchmarks/noisy_views.py grid" in md
-    assert "| tabular | 3 | InfoNCE |" in md
+    assert "| tabular | wine | 3 | InfoNCE |" in md
     assert "best RINCE" in md
     assert "linear probe on the raw input" in md
     assert (tmp_path / "nv_test.png").stat().st_size > 1000
@@ -78,7 +80,7 @@ def test_small_grid_on_wine_writes_csv_table_and_plot(noisy_views, tmp_path):
     # resuming skips every row that is already there
     noisy_views.main([*argv, "--resume"])
     with (tmp_path / "nv_test.csv").open() as f:
-        assert len(list(csv.DictReader(f))) == 5
+        assert len(list(csv.DictReader(f))) == 6
 
 
 def test_best_rince_is_chosen_on_validation_not_test(noisy_views):
