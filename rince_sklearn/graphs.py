@@ -471,8 +471,9 @@ class GraphSource(BatchSource):
         nodes, batch = _segments(p.node_ptr[indices], node_counts)  # (N,), (N,)
         edges, edge_graph = _segments(p.edge_ptr[indices], edge_counts)  # (E,)
         new_node_ptr = torch.cumsum(node_counts, 0) - node_counts  # (B,)
-        edge_index = p.edge_index[:, edges] + new_node_ptr[edge_graph]  # (2, E)
-        return GraphBatch(p.x[nodes], edge_index, batch, len(indices))
+        edge_index = p.edge_index.index_select(1, edges)  # (2, E), local ids
+        edge_index = edge_index + new_node_ptr[edge_graph]  # (2, E), batch ids
+        return GraphBatch(p.x.index_select(0, nodes), edge_index, batch, len(indices))
 
 
 def collate_graphs(graphs: Sequence[Any]) -> GraphBatch:
