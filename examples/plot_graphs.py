@@ -71,7 +71,9 @@ train, test = train_test_split(
 )
 g_train, g_test = [graphs[i] for i in train], [graphs[i] for i in test]
 
-embedder = RobustContrastiveEmbedder(max_epochs=30, batch_size=128, random_state=0)
+embedder = RobustContrastiveEmbedder(
+    max_epochs=30, batch_size=128, lr=3e-3, random_state=0
+)
 z_train = embedder.fit_transform(g_train)
 z_test = embedder.transform(g_test)
 
@@ -94,8 +96,9 @@ print(f"probe on pooled node features: {pooled_acc:.3f}")
 print(f"self-supervised retrieval score (test graphs): {embedder.score(g_test):.3f}")
 
 # %%
-# The test graphs' embedding, projected on its first two principal components.
-points = PCA(n_components=2).fit_transform(z_test)
+# The test graphs' embedding (standardised), on its first two principal
+# components.
+points = PCA(n_components=2).fit_transform(StandardScaler().fit_transform(z_test))
 fig, ax = plt.subplots(figsize=(5, 4.5))
 scatter = ax.scatter(points[:, 0], points[:, 1], c=y[test], cmap="tab10", s=8)
 ax.legend(*scatter.legend_elements(), title="digit", fontsize=7, loc="best")
