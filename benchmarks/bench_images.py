@@ -133,11 +133,11 @@ def accuracy(args, command):
             for method, score in scores.items()
         ]
         RESULTS.mkdir(parents=True, exist_ok=True)
-        with open(RESULTS / f"images_accuracy_seed{seed}.csv", "w", newline="") as f:
+        with open(RESULTS / f"{args.name}_seed{seed}.csv", "w", newline="") as f:
             csv.writer(f).writerows([header, *rows])
         print(seed, scores, f"fit {fit_s:.0f}s", flush=True)
     rows = []
-    for path in sorted(RESULTS.glob("images_accuracy_seed*.csv")):
+    for path in sorted(RESULTS.glob(f"{args.name}_seed*.csv")):
         with open(path, newline="") as f:
             rows += [r for r in csv.reader(f) if r[4] == settings]
     seeds = sorted({int(r[0]) for r in rows})
@@ -165,7 +165,7 @@ def accuracy(args, command):
         f"fit took {min(fit_times):.0f}-{max(fit_times):.0f} s (wall) per seed "
         "on a 2-core CPU shared with other jobs.\n\n" + "\n".join(table)
     )
-    write("images_accuracy", command, header, rows, text)
+    write(args.name, command, header, rows, text)
 
 
 # -- throughput ----------------------------------------------------------------------
@@ -314,6 +314,9 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--name", default="images_accuracy", help="results file stem (accuracy)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     command = "python " + " ".join(["benchmarks/bench_images.py", *sys.argv[1:]])
