@@ -321,9 +321,12 @@ def test_benchmark_includes_list_every_results_file(rince_docs, tmp_path):
     (tmp_path / "b.md").write_text("# B\n")
     (tmp_path / "a.md").write_text("# A\n")
     (tmp_path / "a.csv").write_text("x\n")
+    (tmp_path / "b.png").write_bytes(b"")
     text = rince_docs.benchmark_includes(tmp_path)
     includes = re.findall(r"\.\. include:: (\S+)", text)
     assert includes == ["/../benchmarks/results/a.md", "/../benchmarks/results/b.md"]
+    images = re.findall(r"\.\. image:: (\S+)", text)
+    assert images == ["/../benchmarks/results/b.png"]  # a figure beside its md
     target = tmp_path / "out" / "results.inc"
     rince_docs.write_benchmark_includes(tmp_path, target)
     assert target.read_text() == text

@@ -100,6 +100,13 @@ def benchmark_includes(results_dir: Path) -> str:
             "   :parser: myst_parser.sphinx_",
             "",
         ]
+        figure = md.with_suffix(".png")
+        if figure.is_file():
+            lines += [
+                f".. image:: /../benchmarks/results/{figure.name}",
+                f"   :alt: {md.stem}",
+                "",
+            ]
     if not lines:
         lines = ["No results yet: run the scripts in ``benchmarks/``.", ""]
     return "\n".join(lines)
