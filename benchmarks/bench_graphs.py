@@ -249,7 +249,8 @@ def main():
             f"batch_size={args.batch_size}, lr={args.lr})` with its graph defaults "
             "(3-layer GIN whose sum-pooled layers, 21 + 21 + 22 wide, are "
             "concatenated into the 64-d embedding; GraphCL's four augmentations, "
-            "one drawn per batch and view; RINCE q=0.5, lam=0.01). The untrained "
+            f"one drawn per batch and view; loss {' / '.join(args.losses)} with the "
+            "estimator's defaults). The untrained "
             "GIN is the same network at its random initialisation.",
             "",
             "| representation | mean accuracy | std | seeds | mean fit time (s) |",
