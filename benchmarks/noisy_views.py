@@ -564,9 +564,11 @@ def raw_baselines(rows: list[dict]) -> list[str]:
         "untrained": "the untrained encoder (random weights, batch-norm "
         "statistics set on the fit split)",
     }
-    lines = []
+    lines, seen = [], set()
     for row in rows:
-        if row["loss"] in what:
+        key = (row["modality"], row["dataset"], row["loss"])
+        if row["loss"] in what and key not in seen:
+            seen.add(key)
             lines.append(
                 f"- {row['modality']} ({row['dataset']}): linear probe on "
                 f"{what[row['loss']]}: {float(row['test_acc']) * 100:.1f}% test "
@@ -609,7 +611,8 @@ def grid_tables(df, x: str = "eta") -> list[str]:
         present = [s for s in settings if s in set(part["setting"])]
         header = [x, *present, "best RINCE (val)", "chosen"]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for value, at in part.groupby(x, sort=True):
+        for value in sorted(part[x].unique(), key=_sort_key):
+            at = part[part[x] == value]
             cells = [str(value)]
             for s in present:
                 cells.append(_pm(at.loc[at["setting"] == s, "test_acc"]))
@@ -720,6 +723,7 @@ def write_report(
     command: str,
     study: str,
     wall: tuple[float, float] | None = None,
+    notes: str = "",
 ) -> None:
     """Write ``<name>.md`` and ``<name>.png`` next to ``csv_path``."""
     rows = read_rows(csv_path)
@@ -749,6 +753,8 @@ def write_report(
         "split carved from the training data.",
         "",
     ]
+    if notes:
+        lines += [notes.strip(), ""]
     if study == "crops":
         lines += grid_tables(df, x="crop_scale")
         plot_grid(df, csv_path.with_suffix(".png"), x="crop_scale")
@@ -821,6 +827,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     parser.add_argument("--inputs", nargs="+", help="report: CSVs to merge")
     parser.add_argument(
+        "--notes", type=Path, help="report: a markdown file inserted as findings"
+    )
+    parser.add_argument(
         "--made-by", help="report: the command(s) that made the CSV, for the md"
     )
     args = parser.parse_args(argv)
@@ -884,7 +893,8 @@ def _run(args: argparse.Namespace, command: str) -> None:
         wall = (time.perf_counter() - start, time.process_time() - cpu_start)
         print(f"wall time: {wall[0]:.0f} s (CPU time {wall[1]:.0f} s)")
     study = "crops" if "crops" in path.stem else "eta grid"
-    write_report(path, command, study, wall)
+    notes = args.notes.read_text() if args.notes else ""
+    write_report(path, command, study, wall, notes)
 
 
 if __name__ == "__main__":
