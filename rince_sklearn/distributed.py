@@ -103,14 +103,46 @@ __all__ = [
 
 # -- the process group ------------------------------------------------------------
 def world_size(group: Any = None) -> int:
-    """Return the number of processes in the group, 1 without one."""
+    """Return the number of processes in the group, 1 without one.
+
+    Parameters
+    ----------
+    group : ProcessGroup, default=None
+        The group (None: the default group).
+
+    Returns
+    -------
+    n_procs : int
+        The group's size; 1 when no group is initialised.
+
+    Examples
+    --------
+    >>> world_size()  # no process group here
+    1
+    """
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size(group)
     return 1
 
 
 def rank(group: Any = None) -> int:
-    """Return this process's rank in the group, 0 without one."""
+    """Return this process's rank in the group, 0 without one.
+
+    Parameters
+    ----------
+    group : ProcessGroup, default=None
+        The group (None: the default group).
+
+    Returns
+    -------
+    rank : int
+        This process's rank; 0 when no group is initialised.
+
+    Examples
+    --------
+    >>> rank()  # no process group here
+    0
+    """
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(group)
     return 0
@@ -128,6 +160,18 @@ def shard_sizes(n: int, n_shards: int) -> list[int]:
 
     As :func:`torch.tensor_split`: the first ``n % n_shards`` shards hold one
     row more.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    n_shards : int
+        Number of shards (processes).
+
+    Returns
+    -------
+    sizes : list of int
+        The shards' sizes, in order; they add up to ``n``.
 
     Examples
     --------
@@ -208,6 +252,20 @@ def gather_with_grad(
     Tensor of shape (sum(sizes), ...)
         The rows of process 0, then of process 1, and so on. Without a process
         group (or with one process), ``x`` itself.
+
+    Examples
+    --------
+    In a group of 2 processes holding 3 and 2 rows, every process gets the 5
+    rows, and gradients flow back to each process's own rows:
+
+    >>> import torch
+    >>> from rince_sklearn import rince
+    >>> z1 = torch.randn(3, 8, requires_grad=True)  # this process's rows
+    >>> z2 = torch.randn(3, 8, requires_grad=True)
+    >>> g1, g2 = gather_with_grad(z1), gather_with_grad(z2)  # all processes'
+    >>> (rince(g1, g2) / world_size()).backward()
+    >>> z1.grad.shape
+    torch.Size([3, 8])
     """
     if world_size(group) == 1:
         return x
@@ -235,6 +293,15 @@ def sum_gradients(parameters: Any, group: Any = None) -> None:
         The parameters (only those with ``requires_grad`` are used).
     group : ProcessGroup, default=None
         The group (None: the default group).
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer = torch.nn.Linear(2, 1)
+    >>> layer(torch.ones(1, 2)).sum().backward()
+    >>> sum_gradients(layer.parameters())  # no group here: unchanged
+    >>> layer.weight.grad
+    tensor([[1., 1.]])
     """
     if world_size(group) == 1:
         return
@@ -285,15 +352,46 @@ class _GatheredBatchNorm:
 
 
 class GatheredBatchNorm1d(_GatheredBatchNorm, nn.BatchNorm1d):
-    """:class:`torch.nn.BatchNorm1d` over the global batch (see module docs)."""
+    """:class:`torch.nn.BatchNorm1d` over the global batch (see module docs).
+
+    Takes the parameters of :class:`torch.nn.BatchNorm1d`; without a process
+    group it is that layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer = GatheredBatchNorm1d(4)
+    >>> layer(torch.randn(8, 4)).shape
+    torch.Size([8, 4])
+    """
 
 
 class GatheredBatchNorm2d(_GatheredBatchNorm, nn.BatchNorm2d):
-    """:class:`torch.nn.BatchNorm2d` over the global batch (see module docs)."""
+    """:class:`torch.nn.BatchNorm2d` over the global batch (see module docs).
+
+    Takes the parameters of :class:`torch.nn.BatchNorm2d`; without a process
+    group it is that layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> GatheredBatchNorm2d(3)(torch.randn(4, 3, 5, 5)).shape
+    torch.Size([4, 3, 5, 5])
+    """
 
 
 class GatheredBatchNorm3d(_GatheredBatchNorm, nn.BatchNorm3d):
-    """:class:`torch.nn.BatchNorm3d` over the global batch (see module docs)."""
+    """:class:`torch.nn.BatchNorm3d` over the global batch (see module docs).
+
+    Takes the parameters of :class:`torch.nn.BatchNorm3d`; without a process
+    group it is that layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> GatheredBatchNorm3d(2)(torch.randn(4, 2, 3, 3, 3)).shape
+    torch.Size([4, 2, 3, 3, 3])
+    """
 
 
 _GATHERED = {
@@ -340,7 +438,15 @@ class DistributedContrastiveNet(ContrastiveNet):
 
     Takes the same parameters. Every process must hold the same data; see the
     module documentation for what happens in a step. Without a process group it
-    trains exactly like its parent.
+    trains exactly like its parent. :class:`DistributedEmbedder` builds it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(32, 4))
+    >>> emb = DistributedEmbedder(embedding_dim=2, max_epochs=1).fit(X)
+    >>> type(emb.net_).__name__
+    'DistributedContrastiveNet'
     """
 
     def initialize_module(self) -> DistributedContrastiveNet:
@@ -511,6 +617,17 @@ def run_local(
     ------
     torch.multiprocessing.ProcessRaisedException
         When a process raised; the message carries its traceback.
+
+    Examples
+    --------
+    ``train`` must live in an importable module (not in ``__main__`` of an
+    interactive session):
+
+    >>> def train(X):  # in mymodule.py
+    ...     emb = DistributedEmbedder(batch_size=64, random_state=0).fit(X)
+    ...     if rank() == 0:
+    ...         emb.save("embedder.pt")
+    >>> run_local(train, n_procs=2, args=(X,))  # doctest: +SKIP
     """
     if n_procs < 1:
         raise ValueError(f"n_procs must be at least 1, got {n_procs}.")

@@ -61,6 +61,11 @@ def available_cores() -> int:
     -------
     n_cores : int
         At least 1.
+
+    Examples
+    --------
+    >>> available_cores() >= 1
+    True
     """
     if hasattr(os, "sched_getaffinity"):
         return max(len(os.sched_getaffinity(0)), 1)
@@ -151,5 +156,14 @@ def worker_threads() -> AbstractContextManager[int]:
     -------
     context : context manager
         Yields the number of threads in force.
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"OMP_NUM_THREADS": "1"}):
+    ...     with worker_threads() as n_threads:
+    ...         n_threads
+    1
     """
     return limit_torch_threads(worker_thread_budget())
