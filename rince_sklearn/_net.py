@@ -26,7 +26,17 @@ __all__ = ["ContrastiveNet", "TrainingDivergedError", "false_positive_pairing"]
 
 
 class TrainingDivergedError(FloatingPointError):
-    """Raised when the training loss becomes NaN or infinite."""
+    """Raised when the training loss becomes NaN or infinite.
+
+    ``fit`` raises it (it is a :class:`FloatingPointError`) with a message that
+    names the epoch and suggests a remedy, instead of returning NaN embeddings.
+
+    Examples
+    --------
+    >>> from rince_sklearn import TrainingDivergedError
+    >>> issubclass(TrainingDivergedError, FloatingPointError)
+    True
+    """
 
 
 def false_positive_pairing(

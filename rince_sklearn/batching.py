@@ -24,6 +24,20 @@ class BatchSource(Dataset):
 
     Subclasses implement ``__len__`` and ``take``. ``__getitem__`` returns a
     batch of one, so a source is also a ``torch.utils.data.Dataset``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.batching import BatchSource
+    >>> class Squares(BatchSource):
+    ...     def __len__(self):
+    ...         return 5
+    ...     def take(self, indices):
+    ...         return (indices.float() ** 2)[:, None]
+    >>> Squares().take(torch.tensor([1, 3])).tolist()
+    [[1.0], [9.0]]
+    >>> Squares()[2].tolist()  # a batch of one
+    [[4.0]]
     """
 
     def __len__(self) -> int:  # pragma: no cover - abstract
@@ -47,6 +61,15 @@ class TensorSource(BatchSource):
         converted per batch by ``convert``.
     convert : callable, default=None
         Maps a batch of rows to the float tensor that the encoder reads.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.batching import TensorSource
+    >>> pixels = torch.tensor([[0, 255], [255, 0]], dtype=torch.uint8)
+    >>> source = TensorSource(pixels, convert=lambda batch: batch.float() / 255)
+    >>> len(source), source.take(torch.tensor([1])).tolist()
+    (2, [[1.0, 0.0]])
     """
 
     def __init__(
@@ -65,7 +88,27 @@ class TensorSource(BatchSource):
 
 
 def move_to_device(batch: Any, device: torch.device | str) -> Any:
-    """Move a batch (a tensor or an object with ``.to``) to ``device``."""
+    """Move a batch (a tensor or an object with ``.to``) to ``device``.
+
+    Parameters
+    ----------
+    batch : Tensor or GraphBatch
+        Anything with a ``.to(device, non_blocking=...)`` method.
+    device : torch.device or str
+        The target device.
+
+    Returns
+    -------
+    batch : Tensor or GraphBatch
+        The batch on ``device``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.batching import move_to_device
+    >>> move_to_device(torch.ones(2), "cpu").device
+    device(type='cpu')
+    """
     return batch.to(device, non_blocking=True)
 
 
@@ -108,6 +151,14 @@ class BatchLoader:
     ------
     batch, None
         skorch unpacks every batch into ``(X, y)``; there are no targets.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.batching import BatchLoader, TensorSource
+    >>> source = TensorSource(torch.arange(9.0)[:, None])
+    >>> [len(batch) for batch, _ in BatchLoader(source, batch_size=4)]
+    [4, 5]
     """
 
     def __init__(

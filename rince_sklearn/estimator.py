@@ -158,7 +158,7 @@ class RobustContrastiveEmbedder(
         node-feature width for graphs).
     image_shape_ : tuple of int
         ``(C, H, W)`` of the images (image inputs only).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names, when ``X`` was a DataFrame with string column names.
     modality_ : str
         The resolved modality.
@@ -396,6 +396,15 @@ class RobustContrastiveEmbedder(
         -------
         self : RobustContrastiveEmbedder
             The fitted estimator.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_wine
+        >>> from rince_sklearn import RobustContrastiveEmbedder
+        >>> X, _ = load_wine(return_X_y=True)
+        >>> emb = RobustContrastiveEmbedder(max_epochs=3, random_state=0).fit(X)
+        >>> len(emb.history_), emb.n_features_in_, emb.modality_
+        (3, 13, 'tabular')
         """
         modality = self._modality(X)
         source = modality.prepare(self, X, reset=True)
@@ -535,6 +544,17 @@ class RobustContrastiveEmbedder(
         -------
         X_new : ndarray of shape (n_samples, embedding_dim), dtype float32
             The embeddings.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_wine
+        >>> from rince_sklearn import RobustContrastiveEmbedder
+        >>> X, _ = load_wine(return_X_y=True)
+        >>> emb = RobustContrastiveEmbedder(embedding_dim=4, max_epochs=2,
+        ...                                 random_state=0)
+        >>> embedding = emb.fit(X).transform(X[:3])
+        >>> embedding.shape, embedding.dtype
+        ((3, 4), dtype('float32'))
         """
         check_is_fitted(self)
         source = get_modality(self.modality_).prepare(self, X, reset=False)
@@ -566,6 +586,15 @@ class RobustContrastiveEmbedder(
         -------
         score : float
             Retrieval AUC in ``[0, 1]``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_wine
+        >>> from rince_sklearn import RobustContrastiveEmbedder
+        >>> X, _ = load_wine(return_X_y=True)
+        >>> emb = RobustContrastiveEmbedder(max_epochs=5, random_state=0).fit(X)
+        >>> 0.5 < emb.score(X) <= 1.0  # better than chance
+        True
         """
         check_is_fitted(self)
         source = get_modality(self.modality_).prepare(self, X, reset=False)
@@ -603,6 +632,20 @@ class RobustContrastiveEmbedder(
         ----------
         path : str or Path
             Destination file (conventionally ``*.pt``).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_wine
+        >>> from rince_sklearn import RobustContrastiveEmbedder
+        >>> X, _ = load_wine(return_X_y=True)
+        >>> emb = RobustContrastiveEmbedder(max_epochs=2, random_state=0).fit(X)
+        >>> path = os.path.join(tempfile.mkdtemp(), "embedder.pt")
+        >>> emb.save(path)
+        >>> loaded = RobustContrastiveEmbedder.load(path, device="cpu")
+        >>> np.allclose(loaded.transform(X), emb.transform(X))
+        True
         """
         from ._persistence import save_estimator
 
@@ -628,6 +671,17 @@ class RobustContrastiveEmbedder(
         -------
         estimator : RobustContrastiveEmbedder
             The fitted estimator.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from sklearn.datasets import load_wine
+        >>> from rince_sklearn import RobustContrastiveEmbedder
+        >>> X, _ = load_wine(return_X_y=True)
+        >>> path = os.path.join(tempfile.mkdtemp(), "embedder.pt")
+        >>> RobustContrastiveEmbedder(max_epochs=2, random_state=0).fit(X).save(path)
+        >>> RobustContrastiveEmbedder.load(path, device="cpu").transform(X).shape
+        (178, 64)
         """
         from ._persistence import load_estimator
 

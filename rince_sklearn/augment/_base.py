@@ -24,6 +24,20 @@ class Augmentation:
 
     Subclasses implement :meth:`augment`. Their ``__init__`` stores its arguments
     under the same names, which :meth:`get_params` reads back.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import Augmentation
+    >>> class Scale(Augmentation):
+    ...     def __init__(self, factor=2.0):
+    ...         self.factor = factor
+    ...     def augment(self, batch, generator=None):
+    ...         return batch * self.factor
+    >>> Scale(3.0), Scale(3.0).get_params()
+    (Scale(factor=3.0), {'factor': 3.0})
+    >>> Scale(3.0)(torch.ones(1, 2)).tolist()
+    [[3.0, 3.0]]
     """
 
     def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
@@ -49,7 +63,16 @@ class Augmentation:
 
 
 class Identity(Augmentation):
-    """Return the batch unchanged (useful to switch an augmentation off)."""
+    """Return the batch unchanged (useful to switch an augmentation off).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import Identity
+    >>> x = torch.ones(3, 2)
+    >>> Identity()(x) is x
+    True
+    """
 
     def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
         """Return ``batch`` itself."""
@@ -63,6 +86,14 @@ class Compose(Augmentation):
     ----------
     augmentations : sequence of callables
         Applied in order; each receives the previous one's output.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import Compose, GaussianNoise, MarginalCorruption
+    >>> views = Compose([MarginalCorruption(0.3), GaussianNoise(0.1)])
+    >>> views(torch.randn(8, 4), generator=torch.Generator().manual_seed(0)).shape
+    torch.Size([8, 4])
     """
 
     def __init__(self, augmentations: Sequence[Callable]) -> None:
@@ -84,6 +115,16 @@ class RandomChoice(Augmentation):
         The candidates.
     p : sequence of float, default=None
         Their probabilities; uniform when None.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import Identity, RandomChoice
+    >>> def negate(batch):
+    ...     return -batch
+    >>> choice = RandomChoice([Identity(), negate], p=[0.0, 1.0])
+    >>> choice(torch.ones(2, 3), generator=torch.Generator()).sum().item()
+    -6.0
     """
 
     def __init__(
@@ -116,7 +157,38 @@ def _accepts_generator(func: Callable) -> bool:
 def call_augmentation(
     augmentation: Callable, batch: Any, generator: torch.Generator | None
 ) -> Any:
-    """Call ``augmentation`` on ``batch``, passing ``generator`` if it takes one."""
+    """Call ``augmentation`` on ``batch``, passing ``generator`` if it takes one.
+
+    Parameters
+    ----------
+    augmentation : callable
+        An :class:`Augmentation`, or any callable ``f(batch)`` or
+        ``f(batch, generator=...)``.
+    batch : Tensor or GraphBatch
+        The batch to augment.
+    generator : torch.Generator or None
+        Passed on as ``generator=`` when ``augmentation`` accepts that keyword
+        (or ``**kwargs``).
+
+    Returns
+    -------
+    view : Tensor or GraphBatch
+        The augmented view.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import call_augmentation
+    >>> def noisy(batch, generator=None):
+    ...     return batch + torch.randn(batch.shape, generator=generator)
+    >>> x = torch.zeros(2, 2)
+    >>> a = call_augmentation(noisy, x, torch.Generator().manual_seed(0))
+    >>> b = call_augmentation(noisy, x, torch.Generator().manual_seed(0))
+    >>> torch.equal(a, b)
+    True
+    >>> call_augmentation(lambda batch: batch + 1, torch.zeros(1, 2), None).tolist()
+    [[1.0, 1.0]]
+    """
     if _accepts_generator(augmentation):
         return augmentation(batch, generator=generator)
     return augmentation(batch)

@@ -61,15 +61,29 @@ def random_resized_crop(
     Parameters
     ----------
     x : Tensor of shape (B, C, H, W), floating point
+        The images.
     scale : (float, float), default=(0.35, 1.0)
         Range of the box's area as a fraction of the image's.
     ratio : (float, float), default=(3/4, 4/3)
         Range of the box's aspect ratio (width / height).
     generator : torch.Generator, default=None
+        Source of all random draws.
 
     Returns
     -------
     Tensor of shape (B, C, H, W)
+        The crops, resized to ``(H, W)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import random_resized_crop
+    >>> x = torch.rand(4, 3, 32, 32)
+    >>> random_resized_crop(x, generator=torch.Generator().manual_seed(0)).shape
+    torch.Size([4, 3, 32, 32])
+    >>> whole = random_resized_crop(x, scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    >>> torch.allclose(whole, x, atol=1e-5)  # the box is the whole image
+    True
     """
     b = x.shape[0]
     device = x.device

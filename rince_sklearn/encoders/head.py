@@ -65,6 +65,16 @@ class ContrastiveModule(nn.Module):
         The encoder's output width.
     projection_dim : int
         The head's output width.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.encoders import ContrastiveModule, MLPEncoder
+    >>> module = ContrastiveModule(MLPEncoder, {"in_features": 5, "embedding_dim": 8},
+    ...                            embedding_dim=8, projection_dim=4)
+    >>> x = torch.randn(3, 5)
+    >>> module(x).shape, module.encoder(x).shape
+    (torch.Size([3, 4]), torch.Size([3, 8]))
     """
 
     def __init__(

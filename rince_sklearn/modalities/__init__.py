@@ -28,7 +28,30 @@ def register_modality(modality: Modality) -> None:
 
 
 def get_modality(name: str) -> Modality:
-    """Return the :class:`Modality` called ``name``."""
+    """Return the :class:`Modality` called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        ``"tabular"``, ``"image"``, ``"graph"``, or the name of a modality added
+        with ``register_modality``.
+
+    Returns
+    -------
+    modality : Modality
+        The registered modality.
+
+    Raises
+    ------
+    ValueError
+        No modality has that name.
+
+    Examples
+    --------
+    >>> from rince_sklearn.modalities import get_modality
+    >>> type(get_modality("image")).__name__
+    'ImageModality'
+    """
     try:
         return _MODALITIES[name]
     except KeyError:
@@ -84,6 +107,29 @@ def detect_modality(X: Any, image_shape: Any = None) -> str:
     A list of graphs is ``"graph"``; an array with 3 or 4 dimensions, or any
     input when ``image_shape`` is set, is ``"image"``; a 2-D array is
     ``"tabular"``.
+
+    Parameters
+    ----------
+    X : object
+        The input given to ``fit``.
+    image_shape : tuple of int, default=None
+        The estimator's ``image_shape`` parameter.
+
+    Returns
+    -------
+    modality : {"tabular", "image", "graph"}
+        The name of the modality.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rince_sklearn.modalities import detect_modality
+    >>> detect_modality(np.zeros((10, 4))), detect_modality(np.zeros((10, 28, 28)))
+    ('tabular', 'image')
+    >>> detect_modality(np.zeros((10, 784)), image_shape=(1, 28, 28))
+    'image'
+    >>> detect_modality([(np.array([[0], [1]]), np.ones((2, 3)))])
+    'graph'
     """
     if isinstance(X, (list, tuple)) and len(X) > 0 and looks_like_graph(X[0]):
         return "graph"

@@ -18,6 +18,20 @@ class Modality:
     A modality turns user input into a :class:`~rince_sklearn.batching.BatchSource`
     (checking it on the way), names its default encoder and augmentation, and
     says which sizes of the data an encoder is told about.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rince_sklearn import RobustContrastiveEmbedder
+    >>> from rince_sklearn.modalities import Modality, get_modality
+    >>> tabular = get_modality("tabular")
+    >>> isinstance(tabular, Modality), tabular.name
+    (True, 'tabular')
+    >>> emb = RobustContrastiveEmbedder()
+    >>> len(tabular.prepare(emb, np.ones((4, 3)), reset=True)), emb.n_features_in_
+    (4, 3)
+    >>> tabular.default_encoder(emb).__name__, tabular.encoder_size_kwargs(emb)
+    ('MLPEncoder', {'in_features': 3})
     """
 
     #: the value of the estimator's ``modality`` parameter
