@@ -76,42 +76,7 @@ PUBLIC = _public_objects()
 
 #: public names whose docstrings still lack a runnable Examples section (or
 #: parameter docs): expected failures until they get one. Keep this empty.
-PENDING_DOCSTRINGS: set[str] = {
-    "rince_sklearn.RobustContrastiveEmbedder.fit",
-    "rince_sklearn.RobustContrastiveEmbedder.transform",
-    "rince_sklearn.RobustContrastiveEmbedder.score",
-    "rince_sklearn.RobustContrastiveEmbedder.save",
-    "rince_sklearn.RobustContrastiveEmbedder.load",
-    "rince_sklearn.TrainingDivergedError",
-    "rince_sklearn.augment.Augmentation",
-    "rince_sklearn.augment.Compose",
-    "rince_sklearn.augment.GaussianNoise",
-    "rince_sklearn.augment.Identity",
-    "rince_sklearn.augment.RandomChoice",
-    "rince_sklearn.augment.call_augmentation",
-    "rince_sklearn.augment.marginal_corruption",
-    "rince_sklearn.augment.random_resized_crop",
-    "rince_sklearn.batching.BatchLoader",
-    "rince_sklearn.batching.BatchSource",
-    "rince_sklearn.batching.TensorSource",
-    "rince_sklearn.batching.move_to_device",
-    "rince_sklearn.distributed.DistributedContrastiveNet",
-    "rince_sklearn.distributed.GatheredBatchNorm1d",
-    "rince_sklearn.distributed.GatheredBatchNorm2d",
-    "rince_sklearn.distributed.GatheredBatchNorm3d",
-    "rince_sklearn.distributed.gather_with_grad",
-    "rince_sklearn.distributed.rank",
-    "rince_sklearn.distributed.run_local",
-    "rince_sklearn.distributed.shard_sizes",
-    "rince_sklearn.distributed.sum_gradients",
-    "rince_sklearn.distributed.world_size",
-    "rince_sklearn.encoders.ContrastiveModule",
-    "rince_sklearn.modalities.Modality",
-    "rince_sklearn.modalities.detect_modality",
-    "rince_sklearn.modalities.get_modality",
-    "rince_sklearn.parallel.available_cores",
-    "rince_sklearn.parallel.worker_threads",
-}
+PENDING_DOCSTRINGS: set[str] = set()
 
 
 def _mark_pending(request, name: str) -> None:
