@@ -13,15 +13,6 @@ def _seed_everything():
     yield
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _few_threads():
-    """Keep torch within the CI machine's cores, then restore the setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(min(previous, 2))
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def wine():
     from sklearn.datasets import load_wine
