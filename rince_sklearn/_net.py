@@ -137,6 +137,22 @@ class ContrastiveNet(NeuralNet):
         self.augment_rng_ = torch.Generator(device=device).manual_seed(self.seed + 1)
         return self
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        # a CUDA generator cannot be unpickled without CUDA: keep its state,
+        # a CPU byte tensor, and rebuild it on the net's device on load
+        rng = state.pop("augment_rng_", None)
+        if rng is not None:
+            state["_augment_rng_state"] = rng.get_state()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        rng_state = state.pop("_augment_rng_state", None)
+        super().__setstate__(state)
+        if rng_state is not None:
+            self.augment_rng_ = torch.Generator(device=self.device)
+            self.augment_rng_.set_state(rng_state)
+
     def get_iterator(self, dataset: Any, training: bool = False) -> BatchLoader:
         """Slice ``dataset`` (a :class:`~.batching.BatchSource`) into batches."""
         return BatchLoader(

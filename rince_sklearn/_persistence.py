@@ -158,7 +158,17 @@ def load_estimator(cls: type, path: str | Path, device: Any = None) -> Any:
     for name, value in json.loads(payload["fitted"]).items():
         setattr(estimator, name, _decode(value))
     modality = get_modality(estimator.modality_)
-    estimator.device_ = resolve_device(estimator.device)
+    try:
+        estimator.device_ = resolve_device(estimator.device)
+    except ValueError:  # saved on a GPU, loaded where there is none
+        warnings.warn(
+            f"The model was saved with device={estimator.device!r}, which is not "
+            "available here; it is loaded on the CPU. Pass device= to load() to "
+            "choose.",
+            UserWarning,
+            stacklevel=3,
+        )
+        estimator.device_ = torch.device("cpu")
     estimator.augmentation_ = estimator._resolve_augmentation(modality)
     net = estimator._build_net(modality, seed=0)
     net.module_.load_state_dict(payload["state_dict"])

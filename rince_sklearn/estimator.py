@@ -489,6 +489,22 @@ class RobustContrastiveEmbedder(
         self._set_fitted_net(self.net_)
         return self
 
+    def __getstate__(self) -> dict[str, Any]:
+        # encoder_ and history_ are views into net_: pickle them once, through
+        # the skorch net, whose own pickling maps CUDA tensors to the CPU when
+        # the machine that unpickles has no GPU
+        state = self.__dict__.copy()
+        state.pop("encoder_", None)
+        state.pop("history_", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "net_" in state:
+            self._set_fitted_net(self.net_)
+            if self.device_.type == "cuda" and not torch.cuda.is_available():
+                self.device_ = torch.device(self.net_.device)  # skorch chose CPU
+
     def _set_fitted_net(self, net: ContrastiveNet) -> None:
         net.module_.eval()  # a fitted encoder is ready for inference
         self.encoder_ = net.module_.encoder

@@ -414,3 +414,38 @@ def test_device_auto_and_unavailable_cuda(wine):
             RobustContrastiveEmbedder(**FAST, device="cuda").fit(X)
     with pytest.raises(ValueError, match="device must be"):
         RobustContrastiveEmbedder(**FAST, device="tpu-please").fit(X)
+
+
+def test_pickle_keeps_one_encoder_and_the_random_streams(wine):
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(**FAST).fit(X)
+    clone_ = pickle.loads(pickle.dumps(emb))
+    assert clone_.encoder_ is clone_.net_.module_.encoder
+    assert clone_.history_ is clone_.net_.history
+    # the augmentation stream continues where it was
+    assert torch.equal(
+        clone_.net_.augment_rng_.get_state(), emb.net_.augment_rng_.get_state()
+    )
+    clone_.partial_fit(X)
+    emb.partial_fit(X)
+    np.testing.assert_array_equal(clone_.transform(X), emb.transform(X))
+
+
+def test_load_of_a_gpu_model_falls_back_to_cpu(wine, tmp_path):
+    import json
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available: no fallback to test")
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(**FAST).fit(X)
+    emb.save(tmp_path / "emb.pt")
+    # the same file as a GPU machine writes it: the device parameter is cuda
+    payload = torch.load(tmp_path / "emb.pt", weights_only=True)
+    params = json.loads(payload["params"])
+    params["device"] = "cuda"
+    payload["params"] = json.dumps(params)
+    torch.save(payload, tmp_path / "gpu.pt")
+    with pytest.warns(UserWarning, match="loaded on the CPU"):
+        loaded = RobustContrastiveEmbedder.load(tmp_path / "gpu.pt")
+    assert loaded.device_ == torch.device("cpu") and loaded.device == "cuda"
+    np.testing.assert_array_equal(loaded.transform(X), emb.transform(X))
