@@ -408,15 +408,13 @@ class RobustContrastiveEmbedder(
         """
         modality = self._modality(X)
         source = modality.prepare(self, X, reset=True)
-        self._initialize_training(modality, source, self.batch_size)
+        self._initialize_training(modality, source)
         with worker_threads():
             self.net_.partial_fit(source, None)
         self._set_fitted_net(self.net_)
         return self
 
-    def _initialize_training(
-        self, modality: Modality, source: BatchSource, batch_size: int
-    ) -> None:
+    def _initialize_training(self, modality: Modality, source: BatchSource) -> None:
         """Resolve the fitted settings and build a fresh net (``fit``'s start)."""
         n_samples = len(source)
         if n_samples < 2:
@@ -426,7 +424,7 @@ class RobustContrastiveEmbedder(
             )
         self.modality_ = modality.name
         self.device_ = resolve_device(self.device)
-        self.batch_size_ = min(batch_size, n_samples)
+        self.batch_size_ = min(self.batch_size, n_samples)
         self.augmentation_ = self._resolve_augmentation(modality)
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
@@ -478,7 +476,7 @@ class RobustContrastiveEmbedder(
         source = modality.prepare(self, X, reset=first)
         if first:
             # the batch size is not capped by the first chunk's length
-            self._initialize_training(modality, source, self.batch_size)
+            self._initialize_training(modality, source)
             self.batch_size_ = self.net_.batch_size = self.batch_size
         elif len(source) < 2:
             raise ValueError(

@@ -69,7 +69,7 @@ def _one_step(estimator_class: type, X: np.ndarray) -> dict:
     estimator = estimator_class(**PARAMS)
     modality = estimator._modality(X)
     source = modality.prepare(estimator, X, reset=True)
-    estimator._initialize_training(modality, source, estimator.batch_size)
+    estimator._initialize_training(modality, source)
     net = estimator.net_
     batch = source.take(torch.arange(STEP_BATCH))
     step = net.train_step_single((batch, None))
