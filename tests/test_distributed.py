@@ -26,7 +26,6 @@ from rince_sklearn.distributed import (
     shard_sizes,
     world_size,
 )
-from rince_sklearn.parallel import limit_torch_threads
 
 N_PROCS = 2
 STEP_BATCH = 15  # odd: shards of 8 and 7 rows exercise uneven gathering
@@ -44,13 +43,6 @@ PARAMS = dict(
     lr=0.05,
     random_state=0,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # the reference runs in this process; a tiny model needs no second thread
-    with limit_torch_threads(1):
-        yield
 
 
 def _data() -> np.ndarray:

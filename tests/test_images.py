@@ -28,15 +28,6 @@ from rince_sklearn.modalities import detect_modality
 FAST = dict(max_epochs=1, embedding_dim=8, projection_dim=8, random_state=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small convolutions run fastest on one thread (and on busy CI machines)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def digits():
     X, y = load_digits(return_X_y=True)

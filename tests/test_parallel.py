@@ -34,12 +34,6 @@ PARAMS = dict(
 GRID = {"q": [0.1, 1.0], "lam": [0.01]}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with limit_torch_threads(1):
-        yield
-
-
 @pytest.fixture(scope="module")
 def X():
     data, _ = load_wine(return_X_y=True)

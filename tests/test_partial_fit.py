@@ -8,7 +8,6 @@ from sklearn.model_selection import cross_val_score
 from sklearn.preprocessing import StandardScaler
 
 from rince_sklearn import RobustContrastiveEmbedder
-from rince_sklearn.parallel import limit_torch_threads
 
 PARAMS = dict(
     embedding_dim=8,
@@ -17,13 +16,6 @@ PARAMS = dict(
     batch_size=64,
     random_state=0,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # small models: a second intra-op thread only adds contention
-    with limit_torch_threads(1):
-        yield
 
 
 @pytest.fixture(scope="module")
