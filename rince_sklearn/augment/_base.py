@@ -10,6 +10,7 @@ too; the estimator passes ``generator=`` to it only if it accepts that keyword.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -145,6 +146,14 @@ class RandomChoice(Augmentation):
 def _accepts_generator(func: Callable) -> bool:
     if isinstance(func, Augmentation):
         return True
+    try:  # called twice per training batch: look each callable's signature up once
+        return _signature_takes_generator(func)
+    except TypeError:  # an unhashable callable
+        return _signature_takes_generator.__wrapped__(func)
+
+
+@functools.lru_cache(maxsize=256)
+def _signature_takes_generator(func: Callable) -> bool:
     try:
         parameters = inspect.signature(func).parameters
     except (TypeError, ValueError):  # builtins without a signature
