@@ -119,8 +119,10 @@ plt.show()
 # Notes
 # -----
 # * :meth:`~rince_sklearn.RobustContrastiveEmbedder.save` stores a custom
-#   encoder or augmentation by its import path, so define them in an
-#   importable module (not in a script or a notebook) to save the estimator;
+#   encoder class, or an :class:`~rince_sklearn.augment.Augmentation`
+#   subclass's instance, by name, so define them in an importable module (not
+#   in a script or a notebook); ``load`` builds them only when you pass them,
+#   as in ``load(path, trusted=[ResidualMLP])``. Plain functions are not saved;
 #   ``pickle`` and ``joblib`` work either way.
 # * Built-in augmentations are classes derived from
 #   :class:`~rince_sklearn.augment.Augmentation`, and

@@ -6,10 +6,9 @@ skorch, for tabular, image and graph inputs.
 """
 
 from ._net import TrainingDivergedError
+from ._version import __version__
 from .estimator import RobustContrastiveEmbedder
 from .losses import InfoNCELoss, RINCELoss, info_nce, rince
-
-__version__ = "0.1.0"
 
 __all__ = [
     "InfoNCELoss",

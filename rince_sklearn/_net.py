@@ -1,28 +1,78 @@
 """The skorch net that trains an encoder and head with a contrastive loss.
 
-:class:`ContrastiveNet` customises :class:`skorch.NeuralNet` only through its
+:class:`ContrastiveNet` customises :class:`skorch.NeuralNet` through its
 documented hooks: ``initialize_module`` (seeded initialisation and random
 streams), ``get_iterator`` (batches sliced from a :class:`~.batching.BatchSource`),
 ``train_step_single`` / ``validation_step`` (two augmented views per batch, the
-noisy-view pairing), ``get_loss`` (the loss on the two projections) and
-``on_batch_end`` (divergence detection).
+noisy-view pairing), ``get_loss`` (the loss on the two projections),
+``on_batch_end`` / ``on_epoch_end`` (divergence detection). ``partial_fit`` is
+skorch's, except that a ``KeyboardInterrupt`` propagates (skorch swallows it).
+Every batch loop lives here: training, and :meth:`ContrastiveNet.embed` for
+``transform`` and ``score``.
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 from torch import Tensor
 
-from .augment import call_augmentation
-from .batching import BatchLoader, move_to_device
+from .augment._base import call_augmentation
+from .batching import BatchLoader, BatchSource, move_to_device
+from .noisy_views import false_positive_pairing
 
-__all__ = ["ContrastiveNet", "TrainingDivergedError", "false_positive_pairing"]
+__all__ = ["ContrastiveNet", "TrainingDivergedError"]
+
+#: parameters or projections larger than this in absolute value mean that
+#: training has diverged, even while the loss (of cosine similarities) is finite
+DIVERGENCE_LIMIT = 1e6
+
+
+@contextmanager
+def _watch_sigint() -> Iterator[Callable[[], bool]]:
+    """Record whether a SIGINT (Ctrl-C) arrives while the block runs.
+
+    The previous handler still runs (by default it raises
+    ``KeyboardInterrupt``). Outside the main thread, where Python delivers no
+    signals, nothing is installed.
+    """
+    arrived = [False]
+    previous = signal.getsignal(signal.SIGINT)
+    install = threading.current_thread() is threading.main_thread() and callable(
+        previous
+    )
+
+    def handler(signum: int, frame: Any) -> Any:
+        arrived[0] = True
+        return previous(signum, frame)  # type: ignore[operator]
+
+    if install:
+        signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: arrived[0]
+    finally:
+        if install:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _raised_by_callback(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised in a method of a skorch callback."""
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame
+        tb = tb.tb_next
+    return last is not None and isinstance(last.f_locals.get("self"), Callback)
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -37,53 +87,6 @@ class TrainingDivergedError(FloatingPointError):
     >>> issubclass(TrainingDivergedError, FloatingPointError)
     True
     """
-
-
-def false_positive_pairing(
-    n: int, noise_rate: float, generator: torch.Generator | None = None
-) -> Tensor:
-    """Return an index that turns a fraction of positive pairs into false ones.
-
-    ``round(noise_rate * n)`` pairs are chosen at random (at least 2 once any is,
-    since one sample cannot swap with itself); their second views are rotated
-    among them, so each chosen sample's first view is paired with a view of
-    another chosen sample. The index is a permutation: every second view is
-    still used exactly once, as a positive of one anchor and as a negative of the
-    others, so only the pairing changes, not the set of views in the batch.
-
-    Parameters
-    ----------
-    n : int
-        Batch size.
-    noise_rate : float in [0, 1]
-        Fraction of false positive pairs.
-    generator : torch.Generator, default=None
-        Source of randomness (its device is used for the result).
-
-    Returns
-    -------
-    index : LongTensor of shape (n,)
-        Apply as ``z2 = z2[index]``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> index = false_positive_pairing(10, 0.5, torch.Generator().manual_seed(0))
-    >>> int((index != torch.arange(10)).sum())
-    5
-    >>> sorted(index.tolist()) == list(range(10))
-    True
-    """
-    device = generator.device if generator is not None else torch.device("cpu")
-    index = torch.arange(n, device=device)
-    k = min(n, int(round(noise_rate * n)))
-    if k == 1 and n >= 2:
-        k = 2
-    if k < 2:
-        return index
-    chosen = torch.randperm(n, generator=generator, device=device)[:k]  # (k,)
-    index[chosen] = chosen.roll(1)  # a cycle: no chosen sample keeps its view
-    return index
 
 
 class ContrastiveNet(NeuralNet):
@@ -162,6 +165,85 @@ class ContrastiveNet(NeuralNet):
             generator=self.shuffle_rng_ if training else None,
         )
 
+    # -- training and inference loops --------------------------------------------
+    def partial_fit(
+        self, X: Any, y: Any = None, classes: Any = None, **fit_params: Any
+    ) -> ContrastiveNet:
+        """Train on ``X`` like skorch's ``partial_fit``; Ctrl-C propagates.
+
+        skorch catches every ``KeyboardInterrupt`` and returns a half-trained
+        net as if training had finished. skorch's callbacks raise it on purpose
+        to stop training early (:class:`skorch.callbacks.EarlyStopping` does),
+        and that stays a normal end of training here; but a real Ctrl-C
+        (SIGINT), or a ``KeyboardInterrupt`` raised anywhere but in a
+        callback, propagates, as scikit-learn's convention is, so that a grid
+        search stops instead of scoring a half-trained model.
+        """
+        if not self.initialized_:
+            self.initialize()
+        self.notify("on_train_begin", X=X, y=y)
+        with _watch_sigint() as interrupted:
+            try:
+                self.fit_loop(X, y, **fit_params)
+            except KeyboardInterrupt as exc:
+                if interrupted() or not _raised_by_callback(exc):
+                    raise
+        self.notify("on_train_end", X=X, y=y)
+        return self
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return a copy of the training state, for :meth:`restore`.
+
+        The weights, the optimiser's state, the random streams and the length
+        of the history: what a failed ``partial_fit`` must put back.
+        """
+        return {
+            "module": copy.deepcopy(self.module_.state_dict()),
+            "optimizer": copy.deepcopy(self.optimizer_.state_dict()),
+            "shuffle_rng": self.shuffle_rng_.get_state(),
+            "augment_rng": self.augment_rng_.get_state(),
+            "history": len(self.history),
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Put back the training state saved by :meth:`snapshot`."""
+        self.module_.load_state_dict(snapshot["module"])
+        self.optimizer_.load_state_dict(snapshot["optimizer"])
+        self.shuffle_rng_.set_state(snapshot["shuffle_rng"])
+        self.augment_rng_.set_state(snapshot["augment_rng"])
+        del self.history[snapshot["history"] :]
+
+    def embed(
+        self,
+        source: BatchSource,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Return the encoder's outputs for every sample of ``source``.
+
+        Eval mode, no gradients, in batches of ``batch_size``; with
+        ``generator``, each batch is first augmented with it (``score``).
+
+        Returns
+        -------
+        embedding : Tensor of shape (len(source), embedding_dim)
+            float32, on the CPU.
+        """
+        encoder = self.module_.encoder
+        was_training = encoder.training
+        encoder.eval()
+        outputs = []
+        try:
+            with torch.inference_mode():
+                for batch, _ in BatchLoader(source, batch_size=batch_size):
+                    batch = move_to_device(batch, self.device)
+                    if generator is not None and self.augmentation is not None:
+                        batch = call_augmentation(self.augmentation, batch, generator)
+                    outputs.append(encoder(batch).float().cpu())
+        finally:
+            encoder.train(was_training)
+        return torch.cat(outputs)
+
     # -- one step ---------------------------------------------------------------
     def make_view(self, batch: Any) -> Any:
         """Return one random view of a batch (already on the device)."""
@@ -190,7 +272,17 @@ class ContrastiveNet(NeuralNet):
         with self.autocast():
             z1 = self.forward_view(self.make_view(batch))  # (B, projection_dim)
             z2 = self.forward_view(self.make_view(batch))  # (B, projection_dim)
-        if training and self.noise_rate > 0:
+        if training:
+            z1, z2 = self.pair_views(z1, z2)
+        return z1, z2
+
+    def pair_views(self, z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
+        """Make ``noise_rate`` of the training pairs false positives.
+
+        The one hook through which simulated noisy views enter training; see
+        :func:`~rince_sklearn.noisy_views.false_positive_pairing`.
+        """
+        if self.noise_rate > 0:
             z2 = z2[false_positive_pairing(len(z2), self.noise_rate, self.augment_rng_)]
         return z1, z2
 
@@ -223,16 +315,39 @@ class ContrastiveNet(NeuralNet):
     def on_batch_end(
         self, net: NeuralNet, batch: Any = None, training: bool = False, **kwargs: Any
     ) -> None:
-        """Stop training with a clear error when the loss is NaN or infinite."""
+        """Stop training with a clear error when the loss or outputs blow up."""
         loss = kwargs.get("loss")
         if loss is None:
             return
         value = float(loss.detach())
         if not math.isfinite(value):
-            epoch = len(self.history)
-            raise TrainingDivergedError(
-                f"The training loss became {value} in epoch {epoch}. The model "
-                "diverged: lower lr, raise temperature (the RINCE positive term "
-                "grows like exp(q / temperature)), lower q, or check the input and "
-                "the augmentation for NaN or extreme values."
-            )
+            self._diverged(f"The training loss became {value}")
+        y_pred = kwargs.get("y_pred")
+        if training and isinstance(y_pred, Tensor):
+            largest = float(y_pred.detach().abs().max())
+            if not largest <= DIVERGENCE_LIMIT:  # NaN too
+                self._diverged(f"The projections reached {largest:.3g}")
+
+    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
+        """Stop training when a weight is non-finite or absurdly large.
+
+        The loss is computed on cosine similarities, so it can stay finite
+        while the weights run away (for example with a huge ``lr``).
+        """
+        with torch.no_grad():
+            largest = max(
+                (float(p.detach().abs().max()) for p in self.module_.parameters()
+                 if p.numel()),
+                default=0.0,
+            )  # fmt: skip
+        if not largest <= DIVERGENCE_LIMIT:
+            self._diverged(f"A weight reached {largest:.3g}")
+
+    def _diverged(self, what: str) -> None:
+        epoch = len(self.history)
+        raise TrainingDivergedError(
+            f"{what} in epoch {epoch}. The model diverged: lower lr, raise "
+            "temperature (the RINCE positive term grows like exp(q / "
+            "temperature)), lower q, or check the input and the augmentation "
+            "for NaN or extreme values."
+        )

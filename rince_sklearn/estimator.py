@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import inspect
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -17,16 +20,41 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.history import History
 from torch import nn
 
+from ._device import available_device, resolve_device
 from ._net import ContrastiveNet
-from .augment import call_augmentation
-from .batching import BatchLoader, BatchSource, move_to_device
-from .encoders import ContrastiveModule
+from ._persistence import (
+    ClassAllowList,
+    FileFormatError,
+    Payload,
+    check_architecture,
+    check_int,
+    check_str,
+    check_str_array,
+    decode_augmentation,
+    decode_class,
+    decode_plain,
+    encode_augmentation,
+    encode_class,
+    encode_plain,
+    read_payload,
+    write_payload,
+)
+from ._version import __version__
+from .batching import BatchSource
+from .encoders.head import ContrastiveModule
 from .losses import InfoNCELoss, RINCELoss
+from .metrics import retrieval_auc
 from .modalities import Modality, detect_modality, get_modality
 from .parallel import worker_threads
 
@@ -42,24 +70,12 @@ _OPTIMIZERS = {
 #: depend on ``batch_size``
 _SCORE_CHUNK = 256
 
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """Map ``"auto"`` to CUDA when available, else CPU; check other names."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be 'auto' or a torch device such as 'cpu' or 'cuda:0', "
-            f"got {device!r}."
-        ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available; use "
-            "device='auto' or 'cpu'."
-        )
-    return resolved
+#: parameters that may hold a class, with the base class it must derive from
+_CLASS_PARAMETERS: dict[str, type] = {
+    "encoder": nn.Module,
+    "optimizer": torch.optim.Optimizer,
+    "loss": nn.Module,
+}
 
 
 class RobustContrastiveEmbedder(
@@ -206,6 +222,24 @@ class RobustContrastiveEmbedder(
     #: the skorch net class that ``fit`` builds (distributed training swaps it)
     _net_class: type[ContrastiveNet] = ContrastiveNet
 
+    #: fitted attributes that ``save`` stores, each with the check that
+    #: ``load`` applies to the stored value; a modality adds its own
+    #: (:attr:`~rince_sklearn.modalities.Modality.fitted_attributes`)
+    _saved_attributes: dict[str, Callable[[Any], Any]] = {
+        "n_features_in_": check_int(1),
+        "feature_names_in_": check_str_array,
+        "modality_": check_str,
+        "batch_size_": check_int(1),
+    }
+    #: fitted attributes that ``load`` and unpickling rebuild instead
+    _rebuilt_attributes: tuple[str, ...] = (
+        "net_",
+        "encoder_",
+        "history_",
+        "augmentation_",
+        "device_",
+    )
+
     _parameter_constraints: dict = {
         "modality": [StrOptions({"auto", "tabular", "image", "graph"})],
         "loss": [StrOptions({"rince", "infonce"})],
@@ -333,9 +367,19 @@ class RobustContrastiveEmbedder(
             "temperature": self.temperature,
         }
 
+    def _module_kwargs(self, modality: Modality) -> dict[str, Any]:
+        """Return the arguments of the :class:`ContrastiveModule` to train."""
+        encoder, encoder_kwargs = self._encoder_parts(modality)
+        return {
+            "encoder": encoder,
+            "encoder_kwargs": encoder_kwargs,
+            "embedding_dim": self.embedding_dim,
+            "projection_dim": self.projection_dim,
+        }
+
     def _build_net(self, modality: Modality, seed: int) -> ContrastiveNet:
         """Return a fresh, initialised skorch net for the fitted input."""
-        encoder, encoder_kwargs = self._encoder_parts(modality)
+        module_kwargs = self._module_kwargs(modality)
         criterion, criterion_kwargs = self._criterion()
         optimizer = (
             _OPTIMIZERS[self.optimizer]
@@ -358,10 +402,7 @@ class RobustContrastiveEmbedder(
             callbacks.append(ProgressBar())
         net = self._net_class(
             module=ContrastiveModule,
-            module__encoder=encoder,
-            module__encoder_kwargs=encoder_kwargs,
-            module__embedding_dim=self.embedding_dim,
-            module__projection_dim=self.projection_dim,
+            **{f"module__{k}": v for k, v in module_kwargs.items()},
             criterion=criterion,
             **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
             optimizer=optimizer,
@@ -406,13 +447,35 @@ class RobustContrastiveEmbedder(
         >>> len(emb.history_), emb.n_features_in_, emb.modality_
         (3, 13, 'tabular')
         """
-        modality = self._modality(X)
-        source = modality.prepare(self, X, reset=True)
-        self._initialize_training(modality, source)
-        with worker_threads():
-            self.net_.partial_fit(source, None)
-        self._set_fitted_net(self.net_)
+        with self._unchanged_on_failure():
+            modality = self._modality(X)
+            source = modality.prepare(self, X, reset=True)
+            self._initialize_training(modality, source)
+            with worker_threads():
+                self.net_.partial_fit(source, None)
+            self._set_fitted_net(self.net_)
         return self
+
+    @contextmanager
+    def _unchanged_on_failure(self) -> Iterator[None]:
+        """Leave the estimator as it was if the block raises (Ctrl-C included).
+
+        ``fit`` builds a new net, so restoring the attributes restores the
+        previous model; ``partial_fit`` continues the fitted net in place, so
+        its weights, optimiser state, random streams and history are
+        snapshotted first and put back on failure.
+        """
+        saved = dict(self.__dict__)
+        net = saved.get("net_")
+        snapshot = net.snapshot() if net is not None else None
+        try:
+            yield
+        except BaseException:
+            if snapshot is not None:
+                net.restore(snapshot)
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
 
     def _initialize_training(self, modality: Modality, source: BatchSource) -> None:
         """Resolve the fitted settings and build a fresh net (``fit``'s start)."""
@@ -423,6 +486,11 @@ class RobustContrastiveEmbedder(
                 "sample(s)."
             )
         self.modality_ = modality.name
+        # drop what a fit on another modality left (image_shape_ after images)
+        keep = {*self._saved_attributes, *modality.fitted_attributes}
+        for name in [n for n in vars(self) if n.endswith("_") and n[0] != "_"]:
+            if name not in keep:
+                delattr(self, name)
         self.device_ = resolve_device(self.device)
         self.batch_size_ = min(self.batch_size, n_samples)
         self.augmentation_ = self._resolve_augmentation(modality)
@@ -471,20 +539,22 @@ class RobustContrastiveEmbedder(
         >>> len(emb.history_), emb.transform(X[:2]).shape
         (3, (2, 4))
         """
-        first = not hasattr(self, "net_")
-        modality = self._modality(X) if first else get_modality(self.modality_)
-        source = modality.prepare(self, X, reset=first)
-        if first:
-            # the batch size is not capped by the first chunk's length
-            self._initialize_training(modality, source)
-            self.batch_size_ = self.net_.batch_size = self.batch_size
-        elif len(source) < 2:
-            raise ValueError(
-                f"partial_fit needs at least 2 samples per chunk, got {len(source)}."
-            )
-        with worker_threads():
-            self.net_.partial_fit(source, None, epochs=1)
-        self._set_fitted_net(self.net_)
+        with self._unchanged_on_failure():
+            first = not hasattr(self, "net_")
+            modality = self._modality(X) if first else get_modality(self.modality_)
+            source = modality.prepare(self, X, reset=first)
+            if first:
+                # the batch size is not capped by the first chunk's length
+                self._initialize_training(modality, source)
+                self.batch_size_ = self.net_.batch_size = self.batch_size
+            elif len(source) < 2:
+                raise ValueError(
+                    f"partial_fit needs at least 2 samples per chunk, got "
+                    f"{len(source)}."
+                )
+            with worker_threads():
+                self.net_.partial_fit(source, None, epochs=1)
+            self._set_fitted_net(self.net_)
         return self
 
     def __getstate__(self) -> dict[str, Any]:
@@ -498,15 +568,16 @@ class RobustContrastiveEmbedder(
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        if "net_" in state:
+        if "net_" in state:  # skorch has put the net on an available device
             self._set_fitted_net(self.net_)
-            if self.device_.type == "cuda" and not torch.cuda.is_available():
-                self.device_ = torch.device(self.net_.device)  # skorch chose CPU
 
     def _set_fitted_net(self, net: ContrastiveNet) -> None:
+        """Adopt a trained (or restored) net: the last step of fit, load, unpickle."""
         net.module_.eval()  # a fitted encoder is ready for inference
+        self.net_ = net
         self.encoder_ = net.module_.encoder
         self.history_ = net.history
+        self.device_ = torch.device(net.device)
 
     @property
     def _n_features_out(self) -> int:
@@ -520,24 +591,14 @@ class RobustContrastiveEmbedder(
 
         With ``augment_seed``, each chunk is first augmented (used by ``score``).
         """
-        encoder = self.encoder_
-        was_training = encoder.training
-        encoder.eval()
         generator = None
         if augment_seed is not None:
             generator = torch.Generator(device=self.device_).manual_seed(augment_seed)
         batch_size = _SCORE_CHUNK if augment_seed is not None else self.batch_size_
-        outputs = []
-        try:
-            with worker_threads(), torch.inference_mode():
-                for batch, _ in BatchLoader(source, batch_size=batch_size):
-                    batch = move_to_device(batch, self.device_)
-                    if generator is not None and self.augmentation_ is not None:
-                        batch = call_augmentation(self.augmentation_, batch, generator)
-                    outputs.append(encoder(batch).float().cpu())
-        finally:
-            encoder.train(was_training)
-        embedding = torch.cat(outputs).numpy()
+        with worker_threads():
+            embedding = self.net_.embed(
+                source, batch_size=batch_size, generator=generator
+            ).numpy()
         if not np.isfinite(embedding).all():
             raise FloatingPointError(
                 "The encoder produced NaN or infinite embeddings. Check the input "
@@ -619,33 +680,36 @@ class RobustContrastiveEmbedder(
             )
         h1 = torch.from_numpy(self._embed(source, augment_seed=0))
         h2 = torch.from_numpy(self._embed(source, augment_seed=1))
-        h1 = torch.nn.functional.normalize(h1, dim=1)  # (n, embedding_dim)
-        h2 = torch.nn.functional.normalize(h2, dim=1)  # (n, embedding_dim)
-        total = 0.0
-        for start in range(0, n_samples, 1024):
-            sim = h1[start : start + 1024] @ h2.T  # (chunk, n)
-            rows = torch.arange(len(sim))
-            positive = sim[rows, rows + start][:, None]  # (chunk, 1)
-            below = (sim < positive).sum(dim=1).double()  # (chunk,)
-            ties = (sim == positive).sum(dim=1).double() - 1  # self excluded
-            total += float(((below + 0.5 * ties) / (n_samples - 1)).sum())
-        return total / n_samples
+        return retrieval_auc(h1, h2)
 
     # -- persistence ----------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Save the fitted estimator to one file, without pickled objects.
 
-        Weights are stored as tensors and parameters, fitted attributes and the
-        training history as JSON; :meth:`load` reads them back with
-        ``torch.load(weights_only=True)``, so a tampered file cannot run code.
-        Custom encoders and augmentations are stored by import path (and, for
-        :class:`~rince_sklearn.augment.Augmentation` instances, their
-        parameters); callbacks are not stored.
+        Weights are stored as tensors, and parameters, fitted attributes and
+        the training history as JSON; :meth:`load` reads them back without
+        unpickling objects, importing modules or calling functions named in
+        the file. Classes (a custom encoder, optimiser or loss) are stored by
+        name, :class:`~rince_sklearn.augment.Augmentation` objects by class
+        name and parameters; plain functions cannot be saved (use pickle or
+        joblib for those). Callbacks are not stored.
+
+        Saving to a path is atomic: the file is written next to its
+        destination and renamed over it once complete, so a failed or
+        interrupted ``save`` leaves the previous file as it was. A symbolic
+        link at ``path`` is replaced, not followed.
 
         Parameters
         ----------
-        path : str or Path
+        path : str, Path or binary file object
             Destination file (conventionally ``*.pt``).
+
+        Raises
+        ------
+        ValueError
+            A parameter cannot be saved without pickling (nothing is written).
+        OSError
+            The file could not be written (the message names the path).
 
         Examples
         --------
@@ -661,30 +725,53 @@ class RobustContrastiveEmbedder(
         >>> np.allclose(loaded.transform(X), emb.transform(X))
         True
         """
-        from ._persistence import save_estimator
-
         check_is_fitted(self)
-        save_estimator(self, path)
+        write_payload(self._to_payload(), path)
 
     @classmethod
     def load(
-        cls, path: str | Path, device: str | torch.device | None = None
+        cls,
+        path: str | Path,
+        device: str | torch.device | None = None,
+        trusted: Iterable[type] = (),
     ) -> RobustContrastiveEmbedder:
         """Load an estimator written by :meth:`save`.
 
+        Loading runs no code from the file: nothing is unpickled, imported or
+        called. Classes named in the file are looked up in an allow-list
+        (rince_sklearn's own encoders, losses and augmentations, and torch's
+        optimisers); a custom class must be passed in ``trusted``. Parameters
+        and fitted attributes are checked before anything is built, the model
+        is built only if its architecture matches the weights in the file, and
+        a file whose content would inflate beyond its size is refused.
+
         Parameters
         ----------
-        path : str or Path
+        path : str, Path or binary file object
             File written by :meth:`save`.
         device : str or torch.device, default=None
             Where to put the model; None uses the saved ``device`` parameter
             (``"auto"``: CUDA when available). A model trained on GPU loads on
             a CPU-only machine.
+        trusted : iterable of classes, default=()
+            Your own classes that the file may name: custom encoders and
+            losses (``torch.nn.Module`` subclasses), optimisers
+            (``torch.optim.Optimizer`` subclasses) and augmentations
+            (:class:`~rince_sklearn.augment.Augmentation` subclasses).
 
         Returns
         -------
         estimator : RobustContrastiveEmbedder
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            The file is missing, was not written by :meth:`save`, is malformed,
+            names a class that is not allowed, or does not match its weights;
+            the message says which.
+        TypeError
+            ``trusted`` holds something other than such classes.
 
         Examples
         --------
@@ -697,9 +784,130 @@ class RobustContrastiveEmbedder(
         >>> RobustContrastiveEmbedder.load(path, device="cpu").transform(X).shape
         (178, 64)
         """
-        from ._persistence import load_estimator
+        allow = ClassAllowList(trusted)
+        return cls._from_payload(read_payload(path), allow, device=device)
 
-        return load_estimator(cls, path, device=device)
+    def _to_payload(self) -> Payload:
+        """Encode the fitted estimator as plain data (see ``_persistence``)."""
+        params = self.get_params(deep=False)
+        if params.get("callbacks"):
+            warnings.warn(
+                "Callbacks are not saved: the loaded estimator has callbacks=None.",
+                UserWarning,
+                stacklevel=3,
+            )
+            params["callbacks"] = None
+        encoded = {}
+        for name, value in params.items():
+            if name in _CLASS_PARAMETERS and isinstance(value, type):
+                encoded[name] = encode_class(value)
+            elif name == "augmentation":
+                encoded[name] = encode_augmentation(value)
+            else:
+                encoded[name] = encode_plain(value)
+        declared = self._declared_attributes(get_modality(self.modality_))
+        fitted = {}
+        for name, value in vars(self).items():
+            if not name.endswith("_") or name.startswith("_"):
+                continue
+            if name in self._rebuilt_attributes:
+                continue
+            if name not in declared:
+                raise ValueError(
+                    f"The fitted attribute {name} cannot be saved: it is not "
+                    "declared in _saved_attributes or the modality's "
+                    "fitted_attributes. Use pickle/joblib, or declare it."
+                )
+            fitted[name] = encode_plain(value)
+        return Payload(
+            params=encoded,
+            fitted=fitted,
+            history=self.history_.to_list(),
+            state_dict=dict(self.net_.module_.state_dict()),
+            library_version=__version__,
+        )
+
+    @classmethod
+    def _declared_attributes(cls, modality: Modality) -> dict[str, Callable]:
+        return {**cls._saved_attributes, **modality.fitted_attributes}
+
+    @classmethod
+    def _from_payload(
+        cls,
+        payload: Payload,
+        allow: ClassAllowList,
+        device: str | torch.device | None = None,
+    ) -> RobustContrastiveEmbedder:
+        """Check a read payload and restore the estimator it describes."""
+        source = payload.source
+        unknown = set(payload.params) - set(cls._get_param_names())
+        if unknown:
+            raise FileFormatError(
+                f"{source} sets unknown parameters {sorted(unknown)}; it was not "
+                f"written by this version of {cls.__name__}.save()."
+            )
+        params = {}
+        for name, value in payload.params.items():
+            where = f"{source}: parameter {name!r}"
+            if name in _CLASS_PARAMETERS:
+                params[name] = decode_class(
+                    value, _CLASS_PARAMETERS[name], allow, where
+                )
+            elif name == "augmentation":
+                params[name] = decode_augmentation(value, allow, where)
+            else:
+                params[name] = decode_plain(value, where)
+        if params.get("callbacks") is not None:
+            raise FileFormatError(f"{source}: callbacks are never saved.")
+        if device is not None:
+            params["device"] = device
+        try:
+            validate_parameter_constraints(
+                cls._parameter_constraints, params, caller_name=cls.__name__
+            )
+        except InvalidParameterError as exc:
+            raise FileFormatError(f"{source}: {exc}") from None
+        estimator = cls(**params)
+
+        fitted = dict(payload.fitted)
+        modality_name = decode_plain(fitted.get("modality_"), f"{source}: modality_")
+        try:
+            modality = get_modality(check_str(modality_name))
+        except (TypeError, ValueError) as exc:
+            raise FileFormatError(
+                f"{source}: fitted attribute modality_: {exc}"
+            ) from None
+        declared = cls._declared_attributes(modality)
+        unknown = set(fitted) - set(declared)
+        missing = {"n_features_in_", "modality_", "batch_size_"} - set(fitted)
+        if unknown or missing:
+            raise FileFormatError(
+                f"{source} has unknown fitted attributes {sorted(unknown)} or lacks "
+                f"{sorted(missing)}."
+            )
+        for name, value in fitted.items():
+            where = f"{source}: fitted attribute {name}"
+            try:
+                setattr(estimator, name, declared[name](decode_plain(value, where)))
+            except TypeError as exc:
+                raise FileFormatError(f"{where}: {exc}.") from None
+        estimator._restore(modality, payload)
+        return estimator
+
+    def _restore(self, modality: Modality, payload: Payload) -> None:
+        """Build the net for the loaded attributes and load its weights into it."""
+        self.device_ = available_device(self.device, stacklevel=4)
+        self.augmentation_ = self._resolve_augmentation(modality)
+        module_kwargs = self._module_kwargs(modality)
+        check_architecture(
+            lambda: ContrastiveModule(**module_kwargs),
+            payload.state_dict,
+            payload.source,
+        )
+        net = self._build_net(modality, seed=0)
+        net.module_.load_state_dict(payload.state_dict)
+        net.history = History(payload.history)
+        self._set_fitted_net(net)
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()

@@ -36,7 +36,9 @@ PUBLIC_MODULES = [
     "rince_sklearn.estimator",
     "rince_sklearn.graphs",
     "rince_sklearn.losses",
+    "rince_sklearn.metrics",
     "rince_sklearn.modalities",
+    "rince_sklearn.noisy_views",
     "rince_sklearn.parallel",
 ]
 

@@ -1,120 +1,30 @@
-"""Smoke test of the noisy-views benchmark harness (benchmarks/noisy_views.py)."""
-
-import csv
-import importlib.util
-import sys
-from pathlib import Path
+"""rince_sklearn.noisy_views: the false-positive pairing behind ``noise_rate``."""
 
 import pytest
+import torch
 
-pytest.importorskip("pandas")
-pytest.importorskip("matplotlib")
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "noisy_views.py"
+from rince_sklearn.noisy_views import false_positive_pairing
 
 
-@pytest.fixture(scope="module")
-def noisy_views():
-    if not SCRIPT.exists():
-        pytest.skip(f"{SCRIPT} is not in this checkout")
-    spec = importlib.util.spec_from_file_location("noisy_views", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+@pytest.mark.parametrize("n", [2, 3, 10, 257])
+@pytest.mark.parametrize("rate", [0.0, 0.05, 0.3, 0.8, 1.0])
+def test_false_positive_pairing_counts_and_permutation(n, rate):
+    index = false_positive_pairing(n, rate, torch.Generator().manual_seed(n))
+    assert sorted(index.tolist()) == list(range(n))  # every view used once
+    moved = int((index != torch.arange(n)).sum())
+    expected = min(n, round(rate * n))
+    if expected == 1:
+        expected = 2  # one sample cannot swap with itself
+    assert moved == expected
 
 
-def test_small_grid_on_wine_writes_csv_table_and_plot(noisy_views, tmp_path):
-    argv = [
-        "grid",
-        "--modalities",
-        "tabular",
-        "--tabular",
-        "wine",
-        "--seeds",
-        "0",
-        "--etas",
-        "0",
-        "0.8",
-        "--qs",
-        "1",
-        "--lams",
-        "0.01",
-        "--epochs",
-        "3",
-        "--name",
-        "nv_test",
-        "--out-dir",
-        str(tmp_path),
-    ]
-    noisy_views.main(argv)
-    with (tmp_path / "nv_test.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    # probes on the raw columns and on the untrained encoder, then
-    # 2 etas x (InfoNCE + 1 setting) x 1 seed
-    assert len(rows) == 6
-    raw, untrained = rows.pop(0), rows.pop(0)
-    assert raw["loss"] == "raw" and float(raw["test_acc"]) > 0.8  # wine is easy
-    assert untrained["loss"] == "untrained"
-    assert {(r["loss"], float(r["eta"])) for r in rows} == {
-        ("infonce", 0.0),
-        ("infonce", 0.8),
-        ("rince", 0.0),
-        ("rince", 0.8),
-    }
-    for row in rows:
-        assert 0.0 <= float(row["val_acc"]) <= 1.0
-        assert 0.0 <= float(row["test_acc"]) <= 1.0
-    # wine has 3 balanced-ish classes: any trained embedding beats chance
-    assert max(float(r["test_acc"]) for r in rows) > 0.5
-    md = (tmp_path / "nv_test.md").read_text()
-    assert "python benchmarks/noisy_views.py grid" in md
-    assert "| tabular | wine | 3 | InfoNCE |" in md
-    assert "best RINCE" in md
-    assert "linear probe on the raw input" in md
-    assert (tmp_path / "nv_test.png").stat().st_size > 1000
-
-    # resuming skips every row that is already there
-    noisy_views.main([*argv, "--resume"])
-    with (tmp_path / "nv_test.csv").open() as f:
-        assert len(list(csv.DictReader(f))) == 6
-
-
-def test_best_rince_is_chosen_on_validation_not_test(noisy_views):
-    base = {"modality": "tabular", "dataset": "d", "epochs": 1, "crop_scale": ""}
-    base |= {"temperature": 0.5, "eta": 0.8, "seed": 0, "fit_seconds": 1.0}
-    rows = [
-        {
-            **base,
-            "loss": "infonce",
-            "q": "",
-            "lam": "",
-            "val_acc": 0.5,
-            "test_acc": 0.5,
-        },
-        # the better setting on validation is the worse one on test
-        {
-            **base,
-            "loss": "rince",
-            "q": 1.0,
-            "lam": 0.01,
-            "val_acc": 0.9,
-            "test_acc": 0.6,
-        },
-        {
-            **base,
-            "loss": "rince",
-            "q": 0.5,
-            "lam": 0.01,
-            "val_acc": 0.7,
-            "test_acc": 0.8,
-        },
-    ]
-    df = noisy_views._frame(rows)
-    assert noisy_views.best_rince(df) == "RINCE q=1.0 lam=0.01"
-    table = "\n".join(noisy_views.grid_tables(df))
-    # the best-RINCE column reports the chosen setting's test accuracy, 60.0
-    assert "| 0.8 | 50.0 | 80.0 | 60.0 | 60.0 | q=1.0 lam=0.01 |" in table
+def test_false_positive_pairing_is_seeded_and_spread():
+    a = false_positive_pairing(50, 0.5, torch.Generator().manual_seed(1))
+    b = false_positive_pairing(50, 0.5, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    hits = torch.zeros(50)
+    for seed in range(200):
+        index = false_positive_pairing(50, 0.2, torch.Generator().manual_seed(seed))
+        hits += (index != torch.arange(50)).float()
+    # every sample is chosen about 20% of the time
+    assert hits.min() > 0.08 * 200 and hits.max() < 0.35 * 200

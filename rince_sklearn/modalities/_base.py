@@ -37,6 +37,12 @@ class Modality:
     #: the value of the estimator's ``modality`` parameter
     name: str = ""
 
+    #: fitted attributes that ``prepare`` sets beyond ``n_features_in_`` and
+    #: ``feature_names_in_``, each with the check that ``load`` applies to its
+    #: saved value (plain data: numbers, strings, tuples, arrays); ``save``
+    #: stores exactly these, and a fit on another modality removes them
+    fitted_attributes: dict[str, Callable[[Any], Any]] = {}
+
     def prepare(self, estimator: Any, X: Any, *, reset: bool) -> BatchSource:
         """Validate ``X`` and return it as a batch source.
 

@@ -10,6 +10,7 @@ import torch
 from sklearn.utils.validation import validate_data
 from torch import Tensor
 
+from .._persistence import check_int_tuple
 from ..augment.image import default_image_augmentation
 from ..batching import TensorSource
 from ..encoders.image import ResNetEncoder
@@ -84,6 +85,7 @@ class ImageModality(Modality):
     """
 
     name = "image"
+    fitted_attributes = {"image_shape_": check_int_tuple(3)}
 
     def prepare(self, estimator: Any, X: Any, *, reset: bool) -> TensorSource:
         """Validate images, record (``reset``) or check their shape."""

@@ -1,0 +1,562 @@
+"""save/load, pickle and joblib: round trips, and a file that is an attack.
+
+The tamper suite writes the attacks of a hostile model file: class and function
+references that name code to import or call, oversized tensors hidden by zip
+compression, architectures far larger than the file's weights, malformed
+values. Loading must refuse each with a ValueError or TypeError, run nothing,
+import nothing and allocate little. ``save`` must be atomic.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from rince_sklearn import RobustContrastiveEmbedder, __version__
+from rince_sklearn.augment import Compose, GaussianNoise, MarginalCorruption
+
+FAST = {"max_epochs": 3, "embedding_dim": 8, "projection_dim": 8, "random_state": 0}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, wine):
+    """A fitted tabular model saved once, with its embedding of wine."""
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(**FAST).fit(X)
+    path = tmp_path_factory.mktemp("saved") / "model.pt"
+    emb.save(path)
+    return path, emb.transform(X)
+
+
+def _read(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _tamper(src, dst, *, params=None, fitted=None, **entries):
+    """Copy the file at ``src`` to ``dst`` with JSON entries changed."""
+    payload = _read(src)
+    if params is not None:
+        decoded = json.loads(payload["params"])
+        decoded.update(params)
+        payload["params"] = json.dumps(decoded)
+    if fitted is not None:
+        decoded = json.loads(payload["fitted"])
+        decoded.update(fitted)
+        payload["fitted"] = json.dumps(decoded)
+    payload.update(entries)
+    torch.save(payload, dst)
+    return dst
+
+
+# -- round trips -----------------------------------------------------------------
+
+
+def test_pickle_and_joblib_round_trip(wine, tmp_path):
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(**FAST).fit(X)
+    expected = emb.transform(X)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(emb)).transform(X), expected
+    )
+    joblib.dump(emb, tmp_path / "emb.joblib")
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "emb.joblib").transform(X), expected
+    )
+
+
+def test_save_load_round_trip(wine, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, _ = wine
+    df = pd.DataFrame(X, columns=[f"c{i}" for i in range(13)])
+    emb = RobustContrastiveEmbedder(
+        **FAST, augmentation=MarginalCorruption(0.3, noise_std=0.1), optimizer="adamw"
+    ).fit(df)
+    emb.save(tmp_path / "emb.pt")
+    loaded = RobustContrastiveEmbedder.load(tmp_path / "emb.pt")
+    np.testing.assert_array_equal(loaded.transform(df), emb.transform(df))
+    assert loaded.get_params() == emb.get_params()
+    assert list(loaded.feature_names_in_) == list(emb.feature_names_in_)
+    assert loaded.history_[-1, "train_loss"] == emb.history_[-1, "train_loss"]
+    assert loaded.score(df) == emb.score(df)
+    # a loaded estimator can be refitted
+    loaded.fit(df)
+
+
+def test_save_load_nested_augmentations_and_tuples(wine, tmp_path):
+    X, _ = wine
+    augmentation = Compose([MarginalCorruption(0.3), GaussianNoise(0.05)])
+    emb = RobustContrastiveEmbedder(
+        **FAST, augmentation=augmentation, encoder_kwargs={"hidden_dims": (16, 8)}
+    ).fit(X)
+    emb.save(tmp_path / "emb.pt")
+    loaded = RobustContrastiveEmbedder.load(tmp_path / "emb.pt")
+    assert loaded.augmentation == augmentation
+    assert loaded.encoder_kwargs == {"hidden_dims": (16, 8)}
+    np.testing.assert_array_equal(loaded.transform(X), emb.transform(X))
+
+
+def test_saved_file_records_format_and_library_version(saved):
+    path, _ = saved
+    payload = _read(path)
+    assert payload["format_version"] == 2
+    assert payload["library_version"] == __version__
+
+
+class TopLevelEncoder(torch.nn.Module):
+    def __init__(self, in_features, embedding_dim):
+        super().__init__()
+        self.layer = torch.nn.Linear(in_features, embedding_dim)
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+def test_save_load_custom_encoder_and_callbacks_warning(wine, tmp_path):
+    X, _ = wine
+
+    class Nothing(Callback):
+        pass
+
+    emb = RobustContrastiveEmbedder(
+        **FAST, encoder=TopLevelEncoder, callbacks=[Nothing()]
+    ).fit(X)
+    with pytest.warns(UserWarning, match="Callbacks are not saved"):
+        emb.save(tmp_path / "emb.pt")
+    loaded = RobustContrastiveEmbedder.load(
+        tmp_path / "emb.pt", device="cpu", trusted=[TopLevelEncoder]
+    )
+    assert loaded.encoder is TopLevelEncoder and loaded.callbacks is None
+    np.testing.assert_array_equal(loaded.transform(X), emb.transform(X))
+
+
+def test_custom_class_needs_to_be_trusted(wine, tmp_path):
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(**FAST, encoder=TopLevelEncoder).fit(X)
+    emb.save(tmp_path / "emb.pt")
+    with pytest.raises(ValueError, match=r"trusted=\[TopLevelEncoder\]"):
+        RobustContrastiveEmbedder.load(tmp_path / "emb.pt")
+    # trusting something of the wrong kind is refused up front
+    with pytest.raises(TypeError, match="trusted"):
+        RobustContrastiveEmbedder.load(tmp_path / "emb.pt", trusted=[print])
+
+
+def test_save_refuses_functions_and_local_objects(wine, tmp_path):
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(**FAST, augmentation=lambda b: b).fit(X)
+    with pytest.raises(ValueError, match="cannot be saved"):
+        emb.save(tmp_path / "emb.pt")
+    assert not (tmp_path / "emb.pt").exists()
+
+
+def test_save_to_file_object(wine):
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(**FAST).fit(X)
+    buffer = io.BytesIO()
+    emb.save(buffer)
+    buffer.seek(0)
+    np.testing.assert_array_equal(
+        RobustContrastiveEmbedder.load(buffer).transform(X), emb.transform(X)
+    )
+
+
+def test_pickle_keeps_one_encoder_and_the_random_streams(wine):
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(**FAST).fit(X)
+    clone_ = pickle.loads(pickle.dumps(emb))
+    assert clone_.encoder_ is clone_.net_.module_.encoder
+    assert clone_.history_ is clone_.net_.history
+    # the augmentation stream continues where it was
+    assert torch.equal(
+        clone_.net_.augment_rng_.get_state(), emb.net_.augment_rng_.get_state()
+    )
+    clone_.partial_fit(X)
+    emb.partial_fit(X)
+    np.testing.assert_array_equal(clone_.transform(X), emb.transform(X))
+
+
+def test_load_of_a_gpu_model_falls_back_to_cpu(saved, wine, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available: no fallback to test")
+    X, _ = wine
+    path, expected = saved
+    # the same file as a GPU machine writes it: the device parameter is cuda
+    _tamper(path, tmp_path / "gpu.pt", params={"device": "cuda"})
+    with pytest.warns(UserWarning, match="loaded on the CPU"):
+        loaded = RobustContrastiveEmbedder.load(tmp_path / "gpu.pt")
+    assert loaded.device_ == torch.device("cpu") and loaded.device == "cuda"
+    np.testing.assert_array_equal(loaded.transform(X), expected)
+
+
+def test_every_fitted_attribute_is_saved_or_rebuilt(wine, digits_images, tmp_path):
+    """A round trip keeps every public fitted attribute, in every modality."""
+    X, _ = wine
+    for data in (X, digits_images[:60]):
+        emb = RobustContrastiveEmbedder(**{**FAST, "max_epochs": 1}).fit(data)
+        emb.save(tmp_path / "m.pt")
+        loaded = RobustContrastiveEmbedder.load(tmp_path / "m.pt")
+        fitted = {k for k in vars(emb) if k.endswith("_") and not k.startswith("_")}
+        assert fitted == {
+            k for k in vars(loaded) if k.endswith("_") and not k.startswith("_")
+        }
+        for name in fitted - {"net_", "encoder_", "history_", "augmentation_"}:
+            assert np.all(getattr(loaded, name) == getattr(emb, name)), name
+
+
+@pytest.fixture(scope="module")
+def digits_images():
+    from sklearn.datasets import load_digits
+
+    return load_digits().images.astype(np.float32)
+
+
+# -- atomic save -----------------------------------------------------------------
+
+
+def test_save_replaces_a_symlink_without_touching_its_target(saved, wine, tmp_path):
+    X, _ = wine
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = tmp_path / "model.pt"
+    link.symlink_to(victim)
+    RobustContrastiveEmbedder(**FAST).fit(X).save(link)
+    assert victim.read_text() == "precious"
+    assert not link.is_symlink()
+    RobustContrastiveEmbedder.load(link)
+
+
+def test_failed_save_leaves_the_previous_file_and_no_debris(saved, wine, tmp_path):
+    X, _ = wine
+    path, expected = saved
+    target = tmp_path / "model.pt"
+    target.write_bytes(path.read_bytes())
+    emb = RobustContrastiveEmbedder(**FAST, augmentation=lambda b: b).fit(X)
+    with pytest.raises(ValueError):
+        emb.save(target)
+    np.testing.assert_array_equal(
+        RobustContrastiveEmbedder.load(target).transform(X), expected
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+
+
+def test_save_into_a_missing_directory_names_the_path(wine, tmp_path):
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(**FAST).fit(X)
+    with pytest.raises(OSError, match="missing"):
+        emb.save(tmp_path / "missing" / "model.pt")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs POSIX resource limits")
+def test_save_under_a_file_size_limit_keeps_the_old_file(saved, wine, tmp_path):
+    """A full disk during save (RLIMIT_FSIZE) leaves the previous file loadable."""
+    X, _ = wine
+    path, expected = saved
+    target = tmp_path / "model.pt"
+    target.write_bytes(path.read_bytes())
+    limit = target.stat().st_size // 2
+    script = textwrap.dedent(
+        f"""
+        import resource, signal, sys
+        import numpy as np, torch
+        from sklearn.datasets import load_wine
+        from rince_sklearn import RobustContrastiveEmbedder
+        torch.set_num_threads(1)
+        X, _ = load_wine(return_X_y=True)
+        emb = RobustContrastiveEmbedder(max_epochs=1, embedding_dim=8,
+                                        projection_dim=8, random_state=1).fit(X)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+        try:
+            emb.save({str(target)!r})
+        except OSError as exc:
+            assert {str(target)!r} in str(exc), exc
+            sys.exit(0)
+        sys.exit("save succeeded beyond the file-size limit")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    np.testing.assert_array_equal(
+        RobustContrastiveEmbedder.load(target).transform(X), expected
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+
+
+# -- the tamper suite -------------------------------------------------------------
+
+
+@pytest.fixture()
+def canary(tmp_path, monkeypatch):
+    """An importable module that leaves a mark when it is imported or called."""
+    mark = tmp_path / "PWNED"
+    (tmp_path / "rince_canary.py").write_text(
+        textwrap.dedent(
+            f"""
+            import pathlib
+            pathlib.Path({str(mark)!r}).write_text("imported")
+
+            def hit(*args, **kwargs):
+                pathlib.Path({str(mark)!r}).write_text("called")
+
+            class Encoder:
+                def __init__(self, *args, **kwargs):
+                    hit()
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    sys.modules.pop("rince_canary", None)
+    yield mark
+    sys.modules.pop("rince_canary", None)
+
+
+def _shell(mark):
+    return {"__augmentation__": "os:system", "params": {"command": f"touch {mark}"}}
+
+
+ATTACKS = {
+    # the augmentation parameter names a function to call with arguments
+    "augmentation os.system": lambda m: {"params": {"augmentation": _shell(m)}},
+    "augmentation runpy": lambda m: {
+        "params": {
+            "augmentation": {
+                "__augmentation__": "runpy:run_path",
+                "params": {"path_name": "evil.py"},
+            }
+        }
+    },
+    "augmentation open(w)": lambda m: {
+        "params": {
+            "augmentation": {
+                "__augmentation__": "builtins:open",
+                "params": {"file": str(m) + ".victim", "mode": "w"},
+            }
+        }
+    },
+    "augmentation canary class": lambda m: {
+        "params": {
+            "augmentation": {"__augmentation__": "rince_canary:Encoder", "params": {}}
+        }
+    },
+    "nested augmentation": lambda m: {
+        "params": {
+            "augmentation": {
+                "__augmentation__": "rince_sklearn.augment._base:Compose",
+                "params": {"augmentations": [_shell(m)]},
+            }
+        }
+    },
+    "encoder_kwargs": lambda m: {
+        "params": {"encoder_kwargs": {"__dict__": [["hidden_dims", _shell(m)]]}}
+    },
+    "random_state": lambda m: {"params": {"random_state": _shell(m)}},
+    "callbacks": lambda m: {"params": {"callbacks": [_shell(m)]}},
+    "fitted n_features_in_": lambda m: {"fitted": {"n_features_in_": _shell(m)}},
+    "import tag module": lambda m: {
+        "params": {"encoder": {"__import__": "rince_canary:Encoder"}}
+    },
+    "class tag module": lambda m: {
+        "params": {"encoder": {"__class__": "rince_canary:Encoder"}}
+    },
+    "import tag eval": lambda m: {
+        "params": {"optimizer": {"__import__": "builtins:eval"}}
+    },
+    "class tag not an optimizer": lambda m: {
+        "params": {"optimizer": {"__class__": "collections:OrderedDict"}}
+    },
+    "encoder that is an optimizer": lambda m: {
+        "params": {"encoder": {"__class__": "torch.optim.adam:Adam"}}
+    },
+    "import tag in a plain value": lambda m: {
+        "params": {"tol": {"__import__": "rince_canary:hit"}}
+    },
+    "ndarray of a huge dtype": lambda m: {
+        "fitted": {"feature_names_in_": {"__ndarray__": ["a"], "dtype": "V1000000000"}}
+    },
+    "unknown parameter": lambda m: {"params": {"evil": 1}},
+    "unknown fitted attribute": lambda m: {"fitted": {"evil_": 1}},
+    "parameter out of range": lambda m: {"params": {"q": 5.0}},
+    "fitted attribute of the wrong type": lambda m: {
+        "fitted": {"n_features_in_": "13"}
+    },
+    "unknown modality": lambda m: {"fitted": {"modality_": "rince_canary"}},
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_tampered_file_runs_and_imports_nothing(attack, saved, canary, tmp_path):
+    path, _ = saved
+    (tmp_path / "evil.py").write_text(f"open({str(canary)!r}, 'w').write('ran')")
+    tampered = _tamper(path, tmp_path / "evil.pt", **ATTACKS[attack](canary))
+    with pytest.raises((ValueError, TypeError)) as info:
+        RobustContrastiveEmbedder.load(tampered)
+    assert str(tampered) in str(info.value) or "saved file" in str(info.value)
+    assert not canary.exists(), canary.read_text()
+    assert not Path(str(canary) + ".victim").exists()
+    assert "rince_canary" not in sys.modules
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED_BY_PICKLE",))
+
+
+def test_pickled_object_in_the_file_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save(
+        {"format": "rince_sklearn.RobustContrastiveEmbedder", "payload": _Exploit()},
+        tmp_path / "evil.pt",
+    )
+    with pytest.raises(ValueError, match="not plain data"):
+        RobustContrastiveEmbedder.load(tmp_path / "evil.pt")
+    assert not (tmp_path / "PWNED_BY_PICKLE").exists()
+
+
+def test_a_pickle_file_is_refused_without_torch_warnings(wine, tmp_path, recwarn):
+    X, _ = wine
+    with open(tmp_path / "model.pkl", "wb") as file:
+        pickle.dump({"a": 1}, file)
+    with pytest.raises(ValueError, match="not a file written by"):
+        RobustContrastiveEmbedder.load(tmp_path / "model.pkl")
+    assert not [w for w in recwarn if "pickle" in str(w.message).lower()]
+
+
+def test_load_rejects_other_files(tmp_path):
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not written by"):
+        RobustContrastiveEmbedder.load(tmp_path / "other.pt")
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(ValueError, match="not a file written by"):
+        RobustContrastiveEmbedder.load(tmp_path / "text.pt")
+    with pytest.raises(ValueError, match="(?i)no such file"):
+        RobustContrastiveEmbedder.load(tmp_path / "absent.pt")
+
+
+@pytest.mark.parametrize("version", [0, -5, 3, "2", True, None])
+def test_unknown_format_versions_are_refused(saved, tmp_path, version):
+    path, _ = saved
+    tampered = _tamper(path, tmp_path / "v.pt", format_version=version)
+    with pytest.raises(ValueError, match="format version"):
+        RobustContrastiveEmbedder.load(tampered)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"extra": torch.zeros(3)},
+        {"params": "not json"},
+        {"params": json.dumps([1, 2])},
+        {"history": json.dumps({"a": 1})},
+        {"state_dict": {"x": 1}},
+    ],
+    ids=["unknown key", "bad json", "params not a dict", "bad history", "bad state"],
+)
+def test_malformed_entries_are_value_errors(saved, tmp_path, change):
+    path, _ = saved
+    tampered = tmp_path / "bad.pt"
+    torch.save({**_read(path), **change}, tampered)
+    with pytest.raises((ValueError, TypeError), match=str(tampered)):
+        RobustContrastiveEmbedder.load(tampered)
+
+
+def test_weights_of_the_wrong_shape_or_name(saved, tmp_path):
+    path, _ = saved
+    payload = _read(path)
+    name = next(iter(payload["state_dict"]))
+    for change in ({name: torch.zeros(1)}, {"rogue.weight": torch.zeros(1)}):
+        state = {**payload["state_dict"], **change}
+        tampered = _tamper(path, tmp_path / "w.pt", state_dict=state)
+        with pytest.raises(ValueError, match="weights"):
+            RobustContrastiveEmbedder.load(tampered)
+
+
+def _peak_memory_of_load(path: Path) -> tuple[int, str]:
+    """Return (growth of peak RSS in MB during load, the error) in a subprocess."""
+    script = textwrap.dedent(
+        f"""
+        import resource, torch
+        from rince_sklearn import RobustContrastiveEmbedder
+        torch.zeros(1)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            RobustContrastiveEmbedder.load({str(path)!r})
+            error = "loaded"
+        except (ValueError, TypeError) as exc:
+            kind = "ValueError" if isinstance(exc, ValueError) else "TypeError"
+            error = kind + ": " + str(exc)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print((after - before) // 1024)
+        print(error)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    growth, error = result.stdout.strip().split("\n", 1)
+    return int(growth), error
+
+
+def test_zip_bomb_is_refused_before_memory_grows(saved, tmp_path):
+    """A small file that decompresses to a 256 MiB tensor under an unknown key."""
+    path, _ = saved
+    payload = _read(path)
+    buffer = io.BytesIO()
+    torch.save({**payload, "junk": torch.zeros(2**26)}, buffer)
+    bomb = tmp_path / "bomb.pt"
+    with (
+        zipfile.ZipFile(buffer) as source,
+        zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as out,
+    ):
+        for info in source.infolist():
+            out.writestr(info.filename, source.read(info.filename))
+    del buffer
+    assert bomb.stat().st_size < 2_000_000
+    growth, error = _peak_memory_of_load(bomb)
+    assert error.startswith("ValueError") and "compressed" in error, error
+    assert growth < 100, f"load grew the peak memory by {growth} MB"
+
+
+@pytest.mark.parametrize(
+    "encoder_kwargs",
+    [{"hidden_dims": [2**22]}, {"hidden_dims": [8] * 100_000}],
+    ids=["wide", "deep"],
+)
+def test_architecture_bomb_is_refused_before_allocation(
+    saved, tmp_path, encoder_kwargs
+):
+    """encoder_kwargs that ask for a huge encoder beside small weights."""
+    path, _ = saved
+    encoded = {"__dict__": [[k, v] for k, v in encoder_kwargs.items()]}
+    tampered = _tamper(path, tmp_path / "arch.pt", params={"encoder_kwargs": encoded})
+    growth, error = _peak_memory_of_load(tampered)
+    assert error.startswith("ValueError") and "weights" in error, error
+    assert growth < 100, f"load grew the peak memory by {growth} MB"
+
+
+def test_strided_tensor_bomb_is_refused(saved, tmp_path):
+    """A tensor whose logical size is far beyond its storage (stride 0)."""
+    path, _ = saved
+    payload = _read(path)
+    name, value = next((k, v) for k, v in payload["state_dict"].items() if v.ndim == 2)
+    fake = torch.zeros(1).as_strided(value.shape, (0, 0))
+    state = {**payload["state_dict"], name: fake}
+    tampered = _tamper(path, tmp_path / "strided.pt", state_dict=state)
+    with pytest.raises(ValueError, match="weights"):
+        RobustContrastiveEmbedder.load(tampered)
