@@ -54,7 +54,7 @@ def _watch_sigint() -> Iterator[Callable[[], bool]]:
 
     def handler(signum: int, frame: Any) -> Any:
         arrived[0] = True
-        return previous(signum, frame)  # type: ignore[operator]
+        return previous(signum, frame)  # type: ignore[operator,misc]
 
     if install:
         signal.signal(signal.SIGINT, handler)

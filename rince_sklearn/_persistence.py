@@ -253,9 +253,11 @@ class ClassAllowList:
 
 
 def _subclasses(base: type) -> list[type]:
-    found, todo = [], [base]
+    found: list[type] = []
+    todo: list[type] = [base]
     while todo:
-        for sub in todo.pop().__subclasses__():
+        subclasses: list[type] = type.__subclasses__(todo.pop())
+        for sub in subclasses:
             if sub not in found:
                 found.append(sub)
                 todo.append(sub)

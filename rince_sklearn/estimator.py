@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import inspect
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from numbers import Integral, Real
 from pathlib import Path
@@ -329,16 +329,16 @@ class RobustContrastiveEmbedder(
 
     def _encoder_parts(self, modality: Modality) -> tuple[type[nn.Module], dict]:
         """Return the encoder class and its keyword arguments, sizes filled in."""
-        if self.encoder == "auto":
+        encoder: Any = self.encoder
+        if isinstance(encoder, str) and encoder == "auto":
             encoder = modality.default_encoder(self)
-        else:
-            encoder = self.encoder
-            if not (isinstance(encoder, type) and issubclass(encoder, nn.Module)):
-                raise TypeError(
-                    "encoder must be 'auto' or a subclass of torch.nn.Module, got "
-                    f"{encoder!r}."
-                )
+        elif not (isinstance(encoder, type) and issubclass(encoder, nn.Module)):
+            raise TypeError(
+                "encoder must be 'auto' or a subclass of torch.nn.Module, got "
+                f"{encoder!r}."
+            )
         kwargs = dict(self.encoder_kwargs or {})
+        accepted: Mapping[str, inspect.Parameter]
         try:
             accepted = inspect.signature(encoder).parameters
         except (TypeError, ValueError):  # pragma: no cover - C-level classes
@@ -471,7 +471,7 @@ class RobustContrastiveEmbedder(
         try:
             yield
         except BaseException:
-            if snapshot is not None:
+            if net is not None and snapshot is not None:
                 net.restore(snapshot)
             self.__dict__.clear()
             self.__dict__.update(saved)

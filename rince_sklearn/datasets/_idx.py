@@ -16,7 +16,7 @@ from sklearn.utils import Bunch
 __all__ = ["FASHION_MNIST_CLASSES", "load_fashion_mnist", "read_idx"]
 
 #: IDX type codes -> numpy dtypes (big-endian, as the format stores them)
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),
@@ -204,8 +204,9 @@ def load_fashion_mnist(
     splits = ["train", "test"] if subset == "all" else [subset]
     folders = _candidate_dirs(data_home)
     for folder in folders:
-        paths = [_find_file(folder, stem) for s in splits for stem in _FILES[s]]
-        if all(p is not None for p in paths):
+        found = [_find_file(folder, stem) for s in splits for stem in _FILES[s]]
+        paths = [p for p in found if p is not None]
+        if len(paths) == len(found):
             break
     else:
         looked = "\n".join(f"  - {f}" for f in dict.fromkeys(folders))

@@ -37,7 +37,7 @@ def _find_prefix(folder: Path, name: str | None) -> tuple[Path, str]:
 
 def _read(path: Path, dtype: Any, ndmin: int) -> np.ndarray:
     try:
-        return np.loadtxt(path, delimiter=",", dtype=dtype, ndmin=ndmin)
+        return np.loadtxt(path, delimiter=",", dtype=dtype, ndmin=ndmin)  # type: ignore[call-overload]
     except ValueError as exc:
         raise ValueError(f"{path} is not in the TU text format: {exc}") from exc
 
