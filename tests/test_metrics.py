@@ -10,16 +10,21 @@ from rince_sklearn.metrics import retrieval_auc
 
 
 def _slow_auc(h1: np.ndarray, h2: np.ndarray) -> float:
-    """For each query: P(other key less similar than own key), ties count half."""
-    h1 = h1 / np.linalg.norm(h1, axis=1, keepdims=True)
-    h2 = h2 / np.linalg.norm(h2, axis=1, keepdims=True)
+    """For each query: P(other key less similar than own key), ties count half.
+
+    The cosine similarities are computed once, as retrieval_auc computes them
+    (so that exact ties stay ties); the counting is written out.
+    """
+    t1 = torch.nn.functional.normalize(torch.from_numpy(h1), dim=1)
+    t2 = torch.nn.functional.normalize(torch.from_numpy(h2), dim=1)
+    sim = (t1 @ t2.T).numpy()
     n = len(h1)
     total = 0.0
     for i in range(n):
-        own = h1[i] @ h2[i]
+        own = sim[i, i]
         for j in range(n):
             if j != i:
-                other = h1[i] @ h2[j]
+                other = sim[i, j]
                 total += 1.0 if other < own else 0.5 if other == own else 0.0
     return total / (n * (n - 1))
 
@@ -36,8 +41,10 @@ def test_matches_the_definition(n, dim, seed, chunk, discrete):
     rng = np.random.default_rng(seed)
     h1 = rng.normal(size=(n, dim))
     h2 = rng.normal(size=(n, dim))
-    if discrete:  # many exact ties
-        h1, h2 = np.sign(h1) + 2, np.sign(h2) + 2
+    if discrete:  # signed one-hot rows: exact similarities in {-1, 0, 1}, many ties
+        eye = np.eye(dim)
+        h1 = eye[rng.integers(dim, size=n)] * rng.choice([-1.0, 1.0], size=(n, 1))
+        h2 = eye[rng.integers(dim, size=n)] * rng.choice([-1.0, 1.0], size=(n, 1))
     expected = _slow_auc(h1, h2)
     got = retrieval_auc(torch.from_numpy(h1), torch.from_numpy(h2), chunk_size=chunk)
     assert got == pytest.approx(expected, abs=1e-12)
