@@ -23,10 +23,7 @@ ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 #: cycles that another piece of work removes; each entry is the cycle's modules
 #: as a frozenset. Delete an entry when its cycle is gone (the test then fails
 #: if it comes back).
-KNOWN_CYCLES: set[frozenset[str]] = {
-    # removed by the persistence rework
-    frozenset({"rince_sklearn.estimator", "rince_sklearn._persistence"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def module_files() -> dict[str, Path]:
