@@ -1,5 +1,6 @@
 """Image inputs: layouts, errors, augmentations, the CNN, persistence, learning."""
 
+import json
 import pickle
 import warnings
 
@@ -449,6 +450,30 @@ def test_save_load_and_pickle_round_trip(tmp_path, small):
     assert loaded.score(X) == emb.score(X)
     unpickled = pickle.loads(pickle.dumps(emb))
     np.testing.assert_allclose(unpickled.transform(X), Z, rtol=1e-6, atol=1e-6)
+
+
+def test_save_load_keeps_the_input_scale(tmp_path, small):
+    X = np.round(small * 255).astype(np.uint8)
+    emb = RobustContrastiveEmbedder(**FAST).fit(X)
+    emb.save(tmp_path / "images.pt")
+    loaded = RobustContrastiveEmbedder.load(tmp_path / "images.pt")
+    assert loaded.input_dtype_ == "uint8"
+    assert loaded.input_range_ == emb.input_range_
+    assert isinstance(loaded.input_range_, tuple)
+    with pytest.warns(UserWarning, match="fitted on uint8"):
+        loaded.transform(X.astype(np.float32))
+    # a tampered description of the input is refused on load
+    payload = torch.load(tmp_path / "images.pt", weights_only=True)
+    for name, bad in [
+        ("input_range_", {"__tuple__": [1.0, 0.0]}),
+        ("input_range_", "0 to 1"),
+        ("input_dtype_", 8),
+    ]:
+        fitted = json.loads(payload["fitted"])
+        fitted[name] = bad
+        torch.save({**payload, "fitted": json.dumps(fitted)}, tmp_path / "bad.pt")
+        with pytest.raises(ValueError, match=name):
+            RobustContrastiveEmbedder.load(tmp_path / "bad.pt")
 
 
 def test_save_load_with_image_shape_parameter(tmp_path, small):
