@@ -437,7 +437,8 @@ def pack_graphs(X: Any) -> PackedGraphs:
         )
     if len(X) == 0:
         raise ValueError("Graph input is an empty list; at least one graph is needed.")
-    edges_list, x_list = [], []
+    edges_list: list[np.ndarray] = []
+    x_list: list[np.ndarray] = []
     for i, graph in enumerate(X):
         where = f"X[{i}]"
         if not (isinstance(graph, tuple) and len(graph) == 2) and not (

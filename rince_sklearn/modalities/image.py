@@ -35,7 +35,7 @@ def _check_image_shape(image_shape: Any) -> tuple[int, int, int]:
     if (
         shape is None
         or len(shape) != 3
-        or not all(isinstance(s, Integral) and s >= 1 for s in shape)
+        or not all(isinstance(s, Integral) and int(s) >= 1 for s in shape)
     ):
         raise ValueError(
             "image_shape must be a tuple (C, H, W) of three positive ints, e.g. "
@@ -259,7 +259,8 @@ class ImageModality(Modality):
             else:
                 image_shape = self._shape_from_array(shape)
         else:
-            image_shape = tuple(estimator.image_shape_)
+            c, h, w = estimator.image_shape_
+            image_shape = (int(c), int(h), int(w))
         self._check_layout(shape, image_shape, reset=reset)
         flat = X if len(shape) == 2 else np.reshape(X, (shape[0], -1))
         flat = validate_data(
