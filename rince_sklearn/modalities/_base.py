@@ -182,7 +182,9 @@ def register_modality(modality: Modality, *, replace: bool = False) -> Modality:
         (other than ``"auto"``).
     replace : bool, default=False
         Allow replacing a modality already registered under that name (the
-        built-in ones included). Without it, re-registering a name is an error.
+        built-in ones included). Without it, registering another modality
+        under a taken name is an error (registering the same object again is
+        not).
 
     Returns
     -------
@@ -212,7 +214,7 @@ def register_modality(modality: Modality, *, replace: bool = False) -> Modality:
         what = (
             f"the class {modality.__name__}"
             if isinstance(modality, type)
-            else (f"a {type(modality).__name__}")
+            else f"a {type(modality).__name__}"
         )
         raise TypeError(
             "register_modality expects an instance of a Modality subclass, got "

@@ -27,12 +27,19 @@ def _is_number_dtype(dtype: Any) -> bool:
     return getattr(dtype, "kind", "O") in "biuf"
 
 
-def _converts_to_float(values: Any) -> bool:
+def _holds_text(values: Any) -> bool:
+    """Whether ``values`` hold strings that are not numbers.
+
+    Other objects that are not numbers (a dict, say) are left to
+    ``validate_data``, whose ``TypeError`` names them.
+    """
     try:
         np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
+    except ValueError as exc:
+        return "string" in str(exc)  # not, say, lists of different lengths
+    except TypeError:
         return False
-    return True
+    return False
 
 
 def _check_columns(X: Any) -> None:
@@ -59,15 +66,12 @@ def _check_columns(X: Any) -> None:
     text = [
         name
         for name, values, dtype in columns
-        if not _is_number_dtype(dtype) and not _converts_to_float(values)
+        if not _is_number_dtype(dtype) and _holds_text(values)
     ]
     if text:
+        values = next(values for name, values, _ in columns if name == text[0])
         first = next(
-            value
-            for name, values, _ in columns
-            if name == text[0]
-            for value in np.asarray(values, dtype=object)
-            if not _converts_to_float([value])
+            (v for v in np.asarray(values, dtype=object) if _holds_text([v])), ""
         )
         raise ValueError(
             f"could not convert string to float: {first!r}: column(s) {text} of X "
