@@ -56,6 +56,7 @@ from .encoders.head import ContrastiveModule
 from .losses import InfoNCELoss, RINCELoss
 from .metrics import retrieval_auc
 from .modalities import Modality, detect_modality, get_modality
+from .modalities._base import RegisteredModalityName
 from .parallel import worker_threads
 
 __all__ = ["RobustContrastiveEmbedder"]
@@ -92,10 +93,14 @@ class RobustContrastiveEmbedder(
 
     Parameters
     ----------
-    modality : {"auto", "tabular", "image", "graph"}, default="auto"
-        Kind of input. ``"auto"``: a list of graphs is a graph input, a 3-D or
-        4-D array (or any input when ``image_shape`` is set) is an image input,
-        a 2-D array is tabular.
+    modality : str, default="auto"
+        Kind of input: ``"tabular"``, ``"image"``, ``"graph"``, the name of a
+        modality added with :func:`~rince_sklearn.modalities.register_modality`,
+        or ``"auto"``: a list of graphs is a graph input, a 3-D or 4-D array
+        (or any input when ``image_shape`` is set) is an image input, a 2-D
+        array is tabular. The input formats and the default encoder and
+        augmentation of each modality are in the user guide's
+        :ref:`table of modality defaults <modality-defaults>`.
     loss : {"rince", "infonce"}, default="rince"
         Training loss; see :class:`~rince_sklearn.RINCELoss`.
     q : float, default=0.5
@@ -110,8 +115,8 @@ class RobustContrastiveEmbedder(
     projection_dim : int, default=64
         Width of the projection head's output, where the loss is computed.
     encoder : "auto" or subclass of torch.nn.Module, default="auto"
-        ``"auto"`` uses the modality's default (an MLP for tabular data,
-        :class:`~rince_sklearn.encoders.ResNetEncoder` for images).
+        ``"auto"`` uses the modality's default encoder (see
+        :ref:`modality defaults <modality-defaults>`).
         A class is built as ``encoder(**encoder_kwargs)``, with ``in_features``
         (tabular, graph node features) or ``in_channels`` (images) and
         ``embedding_dim`` added when its constructor accepts them and
@@ -120,14 +125,12 @@ class RobustContrastiveEmbedder(
     encoder_kwargs : dict, default=None
         Keyword arguments of the encoder (also of the default one).
     augmentation : "auto", callable or None, default="auto"
-        ``"auto"`` uses the modality's default (for tabular data,
-        :class:`~rince_sklearn.augment.MarginalCorruption`; for images, crops,
-        flips, colour jitter and blur:
-        :func:`~rince_sklearn.augment.default_image_augmentation`). A callable maps a
-        batch (a float tensor, or the batched graph) to a random view of it and
-        is called once per view; it receives ``generator=`` (seeded from
-        ``random_state``) if it accepts that keyword. None uses the batch itself
-        as both views (only useful with ``noise_rate`` or for tests).
+        ``"auto"`` uses the modality's default augmentation (see
+        :ref:`modality defaults <modality-defaults>`). A callable maps a
+        batch (a float tensor, or the batched graph) to a random view of it
+        and is called once per view; it receives ``generator=`` (seeded from
+        ``random_state``) if it accepts that keyword. None uses the batch
+        itself as both views (only useful with ``noise_rate`` or for tests).
     noise_rate : float, default=0.0
         Fraction of positive pairs in each training batch replaced by false
         positive pairs (a view of sample ``i`` with a view of another sample),
@@ -240,8 +243,16 @@ class RobustContrastiveEmbedder(
         "device_",
     )
 
+    # the fitted input's description, which the modality records
+    # (rince_sklearn.modalities.ModalityHost); declared for type checkers only
+    n_features_in_: int
+    feature_names_in_: np.ndarray
+    image_shape_: tuple[int, int, int]
+    input_dtype_: str
+    input_range_: tuple[float, float]
+
     _parameter_constraints: dict = {
-        "modality": [StrOptions({"auto", "tabular", "image", "graph"})],
+        "modality": [RegisteredModalityName()],
         "loss": [StrOptions({"rince", "infonce"})],
         "q": [Interval(Real, 0, 1, closed="right")],
         "lam": [Interval(Real, 0, None, closed="neither")],

@@ -40,6 +40,7 @@ __all__ = [
     "PackedGraphs",
     "collate_graphs",
     "graph_to_arrays",
+    "looks_like_graph",
     "pack_graphs",
 ]
 
@@ -228,6 +229,77 @@ def _networkx_to_arrays(graph: Any, where: str) -> tuple[np.ndarray, np.ndarray]
     return edges, x
 
 
+def _shape(value: Any) -> tuple[int, ...] | None:
+    """``np.shape(value)``, or None for ragged nested sequences."""
+    try:
+        return tuple(np.shape(value))
+    except (ValueError, TypeError):
+        return None
+
+
+def _holds_integers(value: Any) -> bool:
+    dtype = getattr(value, "dtype", None)
+    if isinstance(dtype, torch.dtype):
+        return not (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)
+    if dtype is None:
+        try:
+            dtype = np.asarray(value).dtype
+        except (ValueError, TypeError):
+            return False
+    return bool(np.issubdtype(dtype, np.integer))
+
+
+def looks_like_graph(obj: Any) -> bool:
+    """Whether ``obj`` has the form of one graph in a supported format.
+
+    That is an object with ``.edge_index`` (torch_geometric's ``Data``), a
+    ``networkx`` graph, or a pair ``(edge_index, node_features)`` whose first
+    member is an array of shape ``(2, E)``. So that a malformed graph reaches
+    the graph checks (whose messages say what is wrong) rather than being read
+    as a table, a pair also counts when its first member is empty or a 2-D
+    integer array of another height, provided its two members differ in shape
+    (a pair of equal-shape arrays, such as two images, does not). Only the form
+    is checked; :func:`pack_graphs` validates the contents.
+
+    Parameters
+    ----------
+    obj : object
+        A candidate graph.
+
+    Returns
+    -------
+    bool
+        True when ``obj`` should be validated as a graph.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rince_sklearn.graphs import looks_like_graph
+    >>> looks_like_graph((np.array([[0, 1], [1, 0]]), np.ones((2, 3))))
+    True
+    >>> looks_like_graph((np.array([[0, 1, 2], [1, 2, 0], [0, 0, 0]]), np.ones((3, 1))))
+    True
+    >>> looks_like_graph(np.ones((2, 3))), looks_like_graph((1.0, 2.0))
+    (False, False)
+    """
+    if hasattr(obj, "edge_index"):
+        return True
+    if _is_networkx(obj):
+        return True
+    if not (isinstance(obj, tuple) and len(obj) == 2):
+        return False
+    first, second = obj
+    if isinstance(first, tuple) or np.isscalar(first) or first is None:
+        return False  # a pair of graphs, or of numbers
+    shape = _shape(first)
+    if shape is None:
+        return False
+    if len(shape) == 2 and shape[0] == 2:
+        return True
+    malformed = 0 in shape or (len(shape) == 2 and _holds_integers(first))
+    return malformed and shape != _shape(second)
+
+
 def graph_to_arrays(graph: Any, where: str = "graph") -> tuple[np.ndarray, np.ndarray]:
     """Convert one graph in any supported format to ``(edge_index, x)`` arrays.
 
@@ -352,7 +424,7 @@ def pack_graphs(X: Any) -> PackedGraphs:
     """
     if isinstance(X, np.ndarray) and X.dtype == object:
         X = list(X)
-    if _looks_like_one_graph(X):
+    if looks_like_graph(X):
         raise TypeError(
             f"Graph input must be a list of graphs, got one graph "
             f"({type(X).__name__}); wrap it in a list: [graph]."
@@ -365,11 +437,12 @@ def pack_graphs(X: Any) -> PackedGraphs:
         )
     if len(X) == 0:
         raise ValueError("Graph input is an empty list; at least one graph is needed.")
-    edges_list, x_list = [], []
+    edges_list: list[np.ndarray] = []
+    x_list: list[np.ndarray] = []
     for i, graph in enumerate(X):
         where = f"X[{i}]"
         if not (isinstance(graph, tuple) and len(graph) == 2) and not (
-            _looks_like_one_graph(graph)
+            looks_like_graph(graph)
         ):
             kinds = sorted({type(g).__name__ for g in X})
             raise TypeError(
@@ -412,13 +485,6 @@ def pack_graphs(X: Any) -> PackedGraphs:
         node_ptr=torch.from_numpy(np.cumsum([0] + node_counts, dtype=np.int64)),
         edge_ptr=torch.from_numpy(np.cumsum([0] + edge_counts, dtype=np.int64)),
     )
-
-
-def _looks_like_one_graph(obj: Any) -> bool:
-    # imported here: modalities imports this module's dependants
-    from .modalities import looks_like_graph
-
-    return looks_like_graph(obj)
 
 
 # -- gathering graphs into batches -----------------------------------------------------

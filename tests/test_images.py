@@ -1,6 +1,8 @@
 """Image inputs: layouts, errors, augmentations, the CNN, persistence, learning."""
 
+import json
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -23,7 +25,6 @@ from rince_sklearn.augment import (
     default_image_augmentation,
 )
 from rince_sklearn.encoders import ResNetEncoder
-from rince_sklearn.modalities import detect_modality
 
 FAST = dict(max_epochs=1, embedding_dim=8, projection_dim=8, random_state=0)
 
@@ -135,15 +136,6 @@ def test_dataframe_rows_and_read_only_arrays(small):
     assert emb.transform(read_only).shape == (60, 8)
 
 
-def test_detect_modality():
-    assert detect_modality(np.zeros((4, 8, 8))) == "image"
-    assert detect_modality(np.zeros((4, 3, 8, 8))) == "image"
-    assert detect_modality(torch.zeros(4, 3, 8, 8)) == "image"
-    assert detect_modality([np.zeros((8, 8))] * 3) == "image"
-    assert detect_modality(np.zeros((4, 64)), image_shape=(1, 8, 8)) == "image"
-    assert detect_modality(np.zeros((4, 64))) == "tabular"
-
-
 # -- errors ----------------------------------------------------------------------
 
 
@@ -190,6 +182,56 @@ def test_wrong_shape_at_transform(small):
             emb.transform(bad)
     with pytest.raises(ValueError, match="NaN"):
         emb.transform(np.full((3, 8, 8), np.nan))
+
+
+@pytest.mark.parametrize(
+    "shape, warns",
+    [
+        ((20, 4, 4, 3), True),  # 4x4 RGB channels-last, or 4 channels of 4x3?
+        ((20, 3, 3, 3), True),
+        ((20, 1, 3, 1), True),
+        ((20, 3, 4, 4), False),  # only channels-first gives square images
+        ((20, 1, 8, 8), False),
+        ((20, 3, 16, 16), False),
+    ],
+)
+def test_ambiguous_channels_warn_with_the_transpose(shape, warns):
+    X = np.random.default_rng(0).uniform(size=shape).astype(np.float32)
+    if warns:
+        with pytest.warns(UserWarning, match=r"X.transpose\(0, 3, 1, 2\)") as record:
+            emb = RobustContrastiveEmbedder(**FAST).fit(X)
+        assert f"image_shape={shape[1:]}" in str(record[0].message)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            emb = RobustContrastiveEmbedder(**FAST).fit(X)
+    assert emb.image_shape_ == shape[1:]  # read channels-first either way
+    # image_shape confirms the reading: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        RobustContrastiveEmbedder(**FAST, image_shape=shape[1:]).fit(X)
+
+
+def test_uint8_versus_float_scale_warns_at_transform(small):
+    as_uint8 = np.round(small * 255).astype(np.uint8)
+    emb = RobustContrastiveEmbedder(**FAST).fit(as_uint8)
+    assert emb.input_dtype_ == "uint8"
+    assert emb.input_range_ == (0.0, float(as_uint8.max()) / 255)
+    assert all(type(v) is float for v in emb.input_range_)  # JSON-plain
+    with pytest.warns(UserWarning, match=r"fitted on uint8.*X.astype\(np.uint8\)"):
+        emb.transform(as_uint8.astype(np.float32))  # 0-255 floats
+    with warnings.catch_warnings():  # the same scale: no warning
+        warnings.simplefilter("error")
+        emb.transform(as_uint8)
+        emb.transform(as_uint8 / np.float32(255))
+    emb = RobustContrastiveEmbedder(**FAST).fit(as_uint8.astype(np.float32))
+    assert emb.input_dtype_ == "float32" and emb.input_range_[1] > 200
+    with pytest.warns(UserWarning, match=r"uint8.*value / 255.*np.float32"):
+        emb.transform(as_uint8)
+    emb = RobustContrastiveEmbedder(**FAST).fit(small)  # floats in [0, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        emb.transform(as_uint8)  # read as value / 255: the same scale
 
 
 # -- augmentations ---------------------------------------------------------------
@@ -408,6 +450,30 @@ def test_save_load_and_pickle_round_trip(tmp_path, small):
     assert loaded.score(X) == emb.score(X)
     unpickled = pickle.loads(pickle.dumps(emb))
     np.testing.assert_allclose(unpickled.transform(X), Z, rtol=1e-6, atol=1e-6)
+
+
+def test_save_load_keeps_the_input_scale(tmp_path, small):
+    X = np.round(small * 255).astype(np.uint8)
+    emb = RobustContrastiveEmbedder(**FAST).fit(X)
+    emb.save(tmp_path / "images.pt")
+    loaded = RobustContrastiveEmbedder.load(tmp_path / "images.pt")
+    assert loaded.input_dtype_ == "uint8"
+    assert loaded.input_range_ == emb.input_range_
+    assert isinstance(loaded.input_range_, tuple)
+    with pytest.warns(UserWarning, match="fitted on uint8"):
+        loaded.transform(X.astype(np.float32))
+    # a tampered description of the input is refused on load
+    payload = torch.load(tmp_path / "images.pt", weights_only=True)
+    for name, bad in [
+        ("input_range_", {"__tuple__": [1.0, 0.0]}),
+        ("input_range_", "0 to 1"),
+        ("input_dtype_", 8),
+    ]:
+        fitted = json.loads(payload["fitted"])
+        fitted[name] = bad
+        torch.save({**payload, "fitted": json.dumps(fitted)}, tmp_path / "bad.pt")
+        with pytest.raises(ValueError, match=name):
+            RobustContrastiveEmbedder.load(tmp_path / "bad.pt")
 
 
 def test_save_load_with_image_shape_parameter(tmp_path, small):

@@ -2,111 +2,60 @@
 
 The estimator asks :func:`get_modality` for the :class:`Modality` that handles
 its input, after :func:`detect_modality` has resolved ``modality="auto"``.
+Modalities are an extension point: :func:`register_modality` adds one, and the
+estimator's ``modality`` parameter accepts every registered name.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from ._base import Modality
+from ..graphs import looks_like_graph
+from ._base import (
+    Modality,
+    ModalityHost,
+    get_modality,
+    holds_graphs,
+    modality_names,
+    register_modality,
+    unregister_modality,
+)
 from .graph import GraphModality
-from .image import ImageModality
+from .image import ImageModality, flat_image_hint
 from .tabular import TabularModality
 
-__all__ = ["Modality", "detect_modality", "get_modality", "looks_like_graph"]
+__all__ = [
+    "Modality",
+    "ModalityHost",
+    "detect_modality",
+    "get_modality",
+    "looks_like_graph",
+    "modality_names",
+    "register_modality",
+    "unregister_modality",
+]
 
-_MODALITIES: dict[str, Modality] = {"tabular": TabularModality()}
-_MODALITIES["image"] = ImageModality()
-_MODALITIES["graph"] = GraphModality()
-
-
-def register_modality(modality: Modality) -> None:
-    """Make ``modality`` available under ``modality.name``."""
-    _MODALITIES[modality.name] = modality
-
-
-def get_modality(name: str) -> Modality:
-    """Return the :class:`Modality` called ``name``.
-
-    Parameters
-    ----------
-    name : str
-        ``"tabular"``, ``"image"``, ``"graph"``, or the name of a modality added
-        with ``register_modality``.
-
-    Returns
-    -------
-    modality : Modality
-        The registered modality.
-
-    Raises
-    ------
-    ValueError
-        No modality has that name.
-
-    Examples
-    --------
-    >>> from rince_sklearn.modalities import get_modality
-    >>> type(get_modality("image")).__name__
-    'ImageModality'
-    """
-    try:
-        return _MODALITIES[name]
-    except KeyError:
-        raise ValueError(
-            f"The {name!r} modality is not supported yet; supported modalities: "
-            f"{sorted(_MODALITIES)}."
-        ) from None
-
-
-def looks_like_graph(obj: Any) -> bool:
-    """Whether ``obj`` is one graph in a supported format.
-
-    That is an object with ``.edge_index`` and ``.x`` (torch_geometric's
-    ``Data``), a ``networkx`` graph, or a pair ``(edge_index, node_features)``
-    whose first member is a ``(2, E)`` array. Only the form is checked;
-    :func:`rince_sklearn.graphs.pack_graphs` validates the contents.
-
-    Parameters
-    ----------
-    obj : object
-        A candidate graph.
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> looks_like_graph((np.array([[0, 1], [1, 0]]), np.ones((2, 3))))
-    True
-    >>> looks_like_graph(np.ones((2, 3)))
-    False
-    """
-    if hasattr(obj, "edge_index"):
-        return True
-    if hasattr(obj, "adj") and hasattr(obj, "nodes") and hasattr(obj, "edges"):
-        return True
-    if isinstance(obj, tuple) and len(obj) == 2:
-        if isinstance(obj[0], tuple) or np.isscalar(obj[0]):
-            return False  # a pair of graphs, or of numbers
-        try:
-            shape = np.shape(obj[0])
-        except (ValueError, TypeError):  # ragged nested sequences
-            return False
-        return len(shape) == 2 and shape[0] == 2
-    return False
+register_modality(TabularModality())
+register_modality(ImageModality())
+register_modality(GraphModality())
 
 
 def detect_modality(X: Any, image_shape: Any = None) -> str:
     """Resolve ``modality="auto"`` from the input.
 
-    A list of graphs is ``"graph"``; an array with 3 or 4 dimensions, or any
-    input when ``image_shape`` is set, is ``"image"``; a 2-D array is
-    ``"tabular"``.
+    A list of graphs (or one graph not wrapped in a list, which the graph
+    checks then refuse with a message) is ``"graph"``; an array with 3 or 4
+    dimensions, or any input when ``image_shape`` is set, is ``"image"``; a 2-D
+    array is ``"tabular"``. Custom modalities are never detected: select them
+    by name.
+
+    A 2-D input whose rows look like flattened images (see
+    :func:`~rince_sklearn.modalities.image.flat_image_hint`: a width of
+    ``side**2`` or ``3 * side**2`` and pixel-like values) is still
+    ``"tabular"``, with a warning that says how to read it as images.
 
     Parameters
     ----------
@@ -131,7 +80,7 @@ def detect_modality(X: Any, image_shape: Any = None) -> str:
     >>> detect_modality([(np.array([[0], [1]]), np.ones((2, 3)))])
     'graph'
     """
-    if isinstance(X, (list, tuple)) and len(X) > 0 and looks_like_graph(X[0]):
+    if holds_graphs(X):
         return "graph"
     if image_shape is not None:
         return "image"
@@ -143,4 +92,8 @@ def detect_modality(X: Any, image_shape: Any = None) -> str:
             ndim = -1
     if ndim in (3, 4):
         return "image"
+    if ndim == 2:
+        hint = flat_image_hint(X)
+        if hint is not None:
+            warnings.warn(hint, UserWarning, stacklevel=2)
     return "tabular"  # 2-D, or anything else: tabular validation explains the error

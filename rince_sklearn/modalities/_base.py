@@ -1,15 +1,75 @@
-"""What the estimator needs to know about one kind of input."""
+"""What a modality is, what it may touch on the estimator, and the registry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
+import numpy as np
+from sklearn.utils._param_validation import Options, StrOptions
 from torch import nn
 
 from ..batching import BatchSource
+from ..graphs import looks_like_graph
 
-__all__ = ["Modality"]
+__all__ = [
+    "Modality",
+    "ModalityHost",
+    "get_modality",
+    "modality_names",
+    "register_modality",
+    "unregister_modality",
+]
+
+
+class ModalityHost(Protocol):
+    """The estimator as a modality sees it: what a modality may read and write.
+
+    A modality reads the estimator's parameters listed here and, in
+    ``prepare(reset=True)``, records the description of the fitted input on it
+    (``n_features_in_`` always; the others when they apply). It touches nothing
+    else (``tests/test_modalities.py`` checks the built-in modalities).
+    :class:`~rince_sklearn.RobustContrastiveEmbedder` satisfies this protocol;
+    a type checker checks that a modality's code keeps to it.
+
+    Attributes
+    ----------
+    image_shape : tuple of int or None
+        The ``image_shape`` parameter (read only).
+    n_features_in_ : int
+        Number of features of the fitted input (``validate_data`` sets it).
+    feature_names_in_ : ndarray of str
+        Column names of a fitted DataFrame (``validate_data`` sets or deletes it).
+    image_shape_ : tuple of int
+        ``(C, H, W)`` of fitted images.
+    input_dtype_ : str
+        dtype of fitted images (``"uint8"``, ``"float32"``, ...).
+    input_range_ : tuple of float
+        ``(min, max)`` of fitted images as the encoder reads them.
+
+    Examples
+    --------
+    >>> import typing
+    >>> from rince_sklearn.modalities import ModalityHost
+    >>> hints = typing.get_type_hints(ModalityHost)  # what prepare may write
+    >>> hints["n_features_in_"], hints["image_shape_"]
+    (<class 'int'>, tuple[int, int, int])
+    """
+
+    # parameters: read-only for a modality
+    @property
+    def image_shape(self) -> Sequence[int] | None:  # noqa: D102
+        ...
+
+    # the fitted input's description
+    n_features_in_: int
+    feature_names_in_: np.ndarray
+    image_shape_: tuple[int, int, int]
+    input_dtype_: str
+    input_range_: tuple[float, float]
+
+    def __sklearn_tags__(self) -> Any:  # noqa: D105 - read by validate_data
+        ...
 
 
 class Modality:
@@ -17,7 +77,25 @@ class Modality:
 
     A modality turns user input into a :class:`~rince_sklearn.batching.BatchSource`
     (checking it on the way), names its default encoder and augmentation, and
-    says which sizes of the data an encoder is told about.
+    says which sizes of the data an encoder is told about. Subclass it and
+    register an instance with :func:`register_modality` to add a kind of input
+    (see the user guide's "A custom modality").
+
+    ``prepare(estimator, X, reset=True)`` (in ``fit``) validates ``X`` and
+    records the input's description on the estimator; ``reset=False``
+    (``transform``, ``score``) checks ``X`` against it. A modality reads and
+    writes only what :class:`ModalityHost` lists, plus its own
+    ``fitted_attributes``.
+
+    Attributes
+    ----------
+    name : str
+        The value of the estimator's ``modality`` parameter that selects it.
+    fitted_attributes : dict of str to callable
+        Fitted attributes that ``prepare(reset=True)`` writes beyond
+        ``n_features_in_`` and ``feature_names_in_``, each with the check that
+        ``load`` applies to its saved value (plain data only). ``save`` stores
+        exactly these, and a fit on another modality removes them.
 
     Examples
     --------
@@ -34,7 +112,6 @@ class Modality:
     ('MLPEncoder', {'in_features': 3})
     """
 
-    #: the value of the estimator's ``modality`` parameter
     name: str = ""
 
     #: fitted attributes that ``prepare`` sets beyond ``n_features_in_`` and
@@ -43,7 +120,7 @@ class Modality:
     #: stores exactly these, and a fit on another modality removes them
     fitted_attributes: dict[str, Callable[[Any], Any]] = {}
 
-    def prepare(self, estimator: Any, X: Any, *, reset: bool) -> BatchSource:
+    def prepare(self, estimator: ModalityHost, X: Any, *, reset: bool) -> BatchSource:
         """Validate ``X`` and return it as a batch source.
 
         With ``reset=True`` (in ``fit``) record the input's description on the
@@ -52,14 +129,218 @@ class Modality:
         """
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def encoder_size_kwargs(self, estimator: Any) -> dict[str, Any]:
+    def encoder_size_kwargs(self, estimator: ModalityHost) -> dict[str, Any]:
         """Sizes of the fitted input an encoder may accept (``in_features``...)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def default_encoder(self, estimator: Any) -> type[nn.Module]:
+    def default_encoder(self, estimator: ModalityHost) -> type[nn.Module]:
         """Return the encoder class used when ``encoder="auto"``."""
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def default_augmentation(self, estimator: Any) -> Callable:
+    def default_augmentation(self, estimator: ModalityHost) -> Callable | None:
         """Return the augmentation used when ``augmentation="auto"``."""
         raise NotImplementedError  # pragma: no cover - abstract
+
+
+def holds_graphs(X: Any) -> bool:
+    """Whether ``X`` is a graph input: a list of graphs, or one graph unwrapped."""
+    if looks_like_graph(X):
+        return True
+    return isinstance(X, (list, tuple)) and len(X) > 0 and looks_like_graph(X[0])
+
+
+def refuse_graphs(name: str, estimator: ModalityHost, X: Any, *, reset: bool) -> None:
+    """Raise a clear ``TypeError`` when graphs reach the ``name`` modality.
+
+    Without it numpy fails on a list of graphs with "inhomogeneous shape".
+    """
+    if not holds_graphs(X):
+        return
+    if reset:
+        raise TypeError(
+            f"modality={name!r} expects an array, but X is a list of graphs (or "
+            "one graph); use modality='graph' or 'auto' to embed graphs."
+        )
+    raise TypeError(
+        f"This {type(estimator).__name__} was fitted on {name} input "
+        f"(n_features_in_={estimator.n_features_in_}), but X is a list of graphs "
+        "(or one graph). Fit an estimator on graphs to embed graphs."
+    )
+
+
+# -- the registry ---------------------------------------------------------------------
+_REGISTRY: dict[str, Modality] = {}
+
+
+def register_modality(modality: Modality, *, replace: bool = False) -> Modality:
+    """Make ``modality`` available as the estimator's ``modality=modality.name``.
+
+    Parameters
+    ----------
+    modality : Modality
+        An instance of a :class:`Modality` subclass with a non-empty ``name``
+        (other than ``"auto"``).
+    replace : bool, default=False
+        Allow replacing a modality already registered under that name (the
+        built-in ones included). Without it, registering another modality
+        under a taken name is an error (registering the same object again is
+        not).
+
+    Returns
+    -------
+    modality : Modality
+        The argument, registered.
+
+    Raises
+    ------
+    TypeError
+        ``modality`` is not a :class:`Modality` instance (a class, for example).
+    ValueError
+        The name is empty or ``"auto"``, or already taken and ``replace=False``.
+
+    Examples
+    --------
+    >>> from rince_sklearn.modalities import (
+    ...     get_modality, register_modality, unregister_modality)
+    >>> from rince_sklearn.modalities.tabular import TabularModality
+    >>> class Rows(TabularModality):
+    ...     name = "rows"
+    >>> _ = register_modality(Rows())
+    >>> type(get_modality("rows")).__name__
+    'Rows'
+    >>> unregister_modality("rows")
+    """
+    if not isinstance(modality, Modality):
+        what = (
+            f"the class {modality.__name__}"
+            if isinstance(modality, type)
+            else f"a {type(modality).__name__}"
+        )
+        raise TypeError(
+            "register_modality expects an instance of a Modality subclass, got "
+            f"{what}; pass an instance, e.g. register_modality(MyModality())."
+        )
+    name = modality.name
+    if not isinstance(name, str) or not name or name == "auto":
+        raise ValueError(
+            f"A modality needs a non-empty name other than 'auto' (the value of "
+            f"the estimator's modality parameter), got name={name!r} on "
+            f"{type(modality).__name__}."
+        )
+    if name in _REGISTRY and not replace and _REGISTRY[name] is not modality:
+        raise ValueError(
+            f"A modality named {name!r} is already registered "
+            f"({type(_REGISTRY[name]).__name__}); pass replace=True to replace it."
+        )
+    _REGISTRY[name] = modality
+    return modality
+
+
+def unregister_modality(name: str) -> None:
+    """Remove the modality registered as ``name`` (for tests and notebooks).
+
+    Parameters
+    ----------
+    name : str
+        A registered name.
+
+    Raises
+    ------
+    ValueError
+        No modality has that name.
+
+    Examples
+    --------
+    >>> from rince_sklearn.modalities import (
+    ...     modality_names, register_modality, unregister_modality)
+    >>> from rince_sklearn.modalities.image import ImageModality
+    >>> class Pictures(ImageModality):
+    ...     name = "pictures"
+    >>> _ = register_modality(Pictures())
+    >>> unregister_modality("pictures")
+    >>> "pictures" in modality_names()
+    False
+    """
+    get_modality(name)
+    del _REGISTRY[name]
+
+
+def modality_names() -> list[str]:
+    """Return the names of the registered modalities, sorted.
+
+    Returns
+    -------
+    names : list of str
+        The values ``modality`` accepts, besides ``"auto"``.
+
+    Examples
+    --------
+    >>> from rince_sklearn.modalities import modality_names
+    >>> modality_names()
+    ['graph', 'image', 'tabular']
+    """
+    return sorted(_REGISTRY)
+
+
+def get_modality(name: str) -> Modality:
+    """Return the :class:`Modality` called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        ``"tabular"``, ``"image"``, ``"graph"``, or the name of a modality added
+        with :func:`register_modality`.
+
+    Returns
+    -------
+    modality : Modality
+        The registered modality.
+
+    Raises
+    ------
+    ValueError
+        No modality has that name.
+
+    Examples
+    --------
+    >>> from rince_sklearn.modalities import get_modality
+    >>> type(get_modality("image")).__name__
+    'ImageModality'
+    """
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"No modality is registered as {name!r}; registered modalities: "
+            f"{modality_names()}."
+        ) from None
+
+
+class RegisteredModalityName(StrOptions):
+    """Parameter constraint: ``"auto"`` or a name registered when it is checked.
+
+    For the estimator's ``_parameter_constraints``: the options are read from
+    the registry at validation time, so a modality registered after the
+    estimator class was defined is accepted, and the error lists the current
+    names.
+
+    Examples
+    --------
+    >>> from rince_sklearn.modalities._base import RegisteredModalityName
+    >>> constraint = RegisteredModalityName()
+    >>> constraint.is_satisfied_by("image"), constraint.is_satisfied_by("audio")
+    (True, False)
+    >>> str(constraint)
+    "a str among {'auto', 'graph', 'image', 'tabular'}"
+    """
+
+    def __init__(self) -> None:
+        # not StrOptions.__init__: it would store a fixed set of options
+        super(Options, self).__init__()
+        self.type = str
+        self.deprecated: set[str] = set()
+
+    @property
+    def options(self) -> list[str]:
+        """``"auto"`` and the registered names, in that order."""
+        return ["auto", *modality_names()]

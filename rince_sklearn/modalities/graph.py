@@ -1,4 +1,8 @@
-"""Graph input: lists of graphs, embedded whole (graph-level representations)."""
+"""Graph input: lists of graphs, embedded whole (graph-level representations).
+
+The graph formats themselves (conversion, validation, packing, batching) are
+in :mod:`rince_sklearn.graphs`; this module is the estimator's view of them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from ..augment._base import RandomChoice
 from ..augment.graph import default_graph_augmentation
 from ..encoders.graph import GINEncoder
 from ..graphs import GraphSource, pack_graphs
-from ._base import Modality
+from ._base import Modality, ModalityHost
 
 __all__ = ["GraphModality"]
 
@@ -22,7 +26,7 @@ class GraphModality(Modality):
 
     name = "graph"
 
-    def prepare(self, estimator: Any, X: Any, *, reset: bool) -> GraphSource:
+    def prepare(self, estimator: ModalityHost, X: Any, *, reset: bool) -> GraphSource:
         """Validate a list of graphs and pack it (see ``pack_graphs``)."""
         packed = pack_graphs(X)
         n_features = packed.n_features
@@ -38,15 +42,15 @@ class GraphModality(Modality):
             )
         return GraphSource(packed)
 
-    def encoder_size_kwargs(self, estimator: Any) -> dict[str, Any]:
+    def encoder_size_kwargs(self, estimator: ModalityHost) -> dict[str, Any]:
         """Return ``in_features=n_features_in_``: the node-feature width."""
         return {"in_features": estimator.n_features_in_}
 
-    def default_encoder(self, estimator: Any) -> type[GINEncoder]:
+    def default_encoder(self, estimator: ModalityHost) -> type[GINEncoder]:
         """:class:`~rince_sklearn.encoders.GINEncoder`."""
         return GINEncoder
 
-    def default_augmentation(self, estimator: Any) -> RandomChoice:
+    def default_augmentation(self, estimator: ModalityHost) -> RandomChoice:
         """GraphCL's four augmentations at 20%, one drawn per batch and view.
 
         See :func:`~rince_sklearn.augment.default_graph_augmentation`.
