@@ -37,7 +37,7 @@ PUBLIC_MODULES = [
     "rince_sklearn.graphs",
     "rince_sklearn.losses",
     "rince_sklearn.modalities",
-    "rince_sklearn.parallel",
+    "rince_sklearn.threads",
 ]
 
 
