@@ -154,8 +154,8 @@ class BatchLoader:
     dataset : BatchSource
         The samples.
     batch_size : int
-        Samples per batch; the last batch may be smaller (but never a single
-        sample when there are two or more).
+        Samples per batch; without ``drop_last`` the last batch may be smaller
+        (but never a single sample when there are two or more).
     shuffle : bool, default=False
         Draw a new permutation for every pass.
     generator : torch.Generator, default=None
