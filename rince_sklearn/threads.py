@@ -156,13 +156,8 @@ def limit_torch_threads(n_threads: int | None) -> Iterator[int]:
     if n_threads is None or n_threads >= previous:
         yield previous
         return
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}.")
-    torch.set_num_threads(n_threads)
-    try:
-        yield n_threads
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(n_threads) as lowered:
+        yield lowered
 
 
 def resolve_n_threads(n_threads: int | None) -> int:
