@@ -134,6 +134,17 @@ class FitProgress(Callback):
         self.stream_.write(line + "\n")
         self.stream_.flush()
 
+    def on_train_end(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any):
+        """Let go of the output stream (a fitted net must stay picklable)."""
+        self.stream_ = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # streams such as sys.stdout cannot be pickled; one is set again at the
+        # start of every training run
+        state = self.__dict__.copy()
+        state.pop("stream_", None)
+        return state
+
     # -- helpers -----------------------------------------------------------------
     def _epoch_label(self, epoch: int) -> str:
         """``epoch/total``, counting the epochs of earlier runs (``partial_fit``)."""

@@ -1,6 +1,8 @@
 """verbose=1: progress over the whole fit, plain lines when not on a terminal."""
 
+import copy
 import io
+import pickle
 import re
 
 import numpy as np
@@ -64,6 +66,17 @@ def test_partial_fit_counts_passes(X, capsys):
     assert [line.split()[1] for line in lines] == ["1/1", "2/2"]
 
 
+def test_a_verbose_fit_pickles_and_copies(X, capsys):
+    # the callback's stream (sys.stdout) must not travel with the fitted net:
+    # joblib workers send fitted estimators back by pickling them
+    est = RobustContrastiveEmbedder(verbose=1, **PARAMS).fit(X)
+    for copied in (pickle.loads(pickle.dumps(est)), copy.deepcopy(est)):
+        np.testing.assert_array_equal(copied.transform(X), est.transform(X))
+    capsys.readouterr()
+    copied.partial_fit(X)  # and it reports again, on this process's stdout
+    assert capsys.readouterr().out.startswith("epoch 5/5  train_loss")
+
+
 def test_silent_by_default(X, capsys):
     RobustContrastiveEmbedder(**PARAMS).fit(X)
     assert capsys.readouterr().out == ""
@@ -72,6 +85,9 @@ def test_silent_by_default(X, capsys):
 class FakeTerminal(io.StringIO):
     def isatty(self):
         return True
+
+    def __deepcopy__(self, memo):  # the estimator copies its callbacks
+        return self
 
 
 def test_a_terminal_gets_one_bar_over_all_epochs(X, monkeypatch):
@@ -83,8 +99,7 @@ def test_a_terminal_gets_one_bar_over_all_epochs(X, monkeypatch):
     est = RobustContrastiveEmbedder(
         callbacks=[("bar", FitProgress(stream=stream))], **PARAMS
     ).fit(X)
-    # the estimator trains with a copy of its callbacks, and of their stream
-    text = dict(est.net_.callbacks_)["bar"].stream_.getvalue()
+    text = stream.getvalue()
     bars = re.findall(r"\r\[([# ]{20})\] +(\d+)%  epoch (\d+)/4  loss (\S+)", text)
     n_batches = len(X) // PARAMS["batch_size"]  # 5 full batches per epoch
     assert len(bars) == PARAMS["max_epochs"] * n_batches
