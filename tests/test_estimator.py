@@ -82,7 +82,7 @@ def test_batch_size_adapts_to_small_data():
     assert emb.batch_size_ == 10
     assert emb.history_[-1, "batches", -1, "train_batch_size"] == 10
     # training batches all have batch_size samples: of 11, batches of 4 and 4
-    # (the 3 left out change from epoch to epoch; tests/test_batching.py)
+    # (the 3 left out change from epoch to epoch; tests/test_equal_batches.py)
     emb = RobustContrastiveEmbedder(**FAST, batch_size=4).fit(np.vstack([X, X[:1]]))
     assert [b["train_batch_size"] for b in emb.history_[-1]["batches"]] == [4, 4]
 
