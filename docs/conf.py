@@ -24,8 +24,9 @@ from pathlib import Path
 
 # Gallery examples run in this process. Under CPU contention, several OpenMP
 # threads per fit slow small models down by orders of magnitude; one thread per
-# process keeps the gallery fast and its timings stable (the estimator also
-# reads OMP_NUM_THREADS as its thread budget). Set before torch is imported.
+# process keeps the gallery fast and its timings stable (the estimator itself
+# trains on ``n_threads``, 1 by default; this covers torch and NumPy outside its
+# fits). Set before torch is imported.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 HERE = Path(__file__).resolve().parent

@@ -3,77 +3,107 @@ Quickstart: a robust contrastive embedding in a scikit-learn Pipeline
 =====================================================================
 
 :class:`~rince_sklearn.RobustContrastiveEmbedder` learns an embedding without
-labels, with the RINCE loss. Here it feeds a logistic regression in a Pipeline;
-``GridSearchCV`` tunes RINCE's ``q`` and ``lam`` by the downstream accuracy, and
-the result is compared with the raw features and with PCA of the same width, on
-a held-out split of scikit-learn's wine data.
+labels, with the RINCE loss. Here it feeds a logistic regression in a
+Pipeline, on scikit-learn's handwritten digits placed at random positions in a
+12 x 12 frame, as objects appear anywhere in a photo. A linear model on the
+pixels cannot tell a "1" on the left from a "1" on the right; the embedder,
+trained to match two randomly cropped views of each image, learns that the
+position does not matter. The same probe (standardise, then logistic
+regression) is fitted on the raw pixels (144 features), on PCA of the same
+width as the embedding (32) and on the embedding (32), and scored on a
+held-out half.
 
-Run it with ``python examples/plot_quickstart.py`` (about half a minute on a
-laptop CPU).
+Run it with ``python examples/plot_quickstart.py``: about 20 seconds of CPU
+time, with the package's defaults (one torch thread per fit), so under half a
+minute on two free CPU cores. It prints the table and the time taken, and
+saves the figure to ``quickstart.png``.
 """
 
 # %%
-# Data: 178 wines, 13 chemical measurements, 3 cultivars.
+# Data: 1,797 digits of 8 x 8 pixels, each pasted at a random place in a
+# 12 x 12 frame (shifts of 0 to 4 pixels in each direction).
+import time
+
 import matplotlib
 
 matplotlib.use("Agg") if __name__ == "__main__" else None
 import matplotlib.pyplot as plt
-from sklearn.datasets import load_wine
+import numpy as np
+from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from rince_sklearn import RobustContrastiveEmbedder
 
-X, y = load_wine(return_X_y=True)
+start = time.perf_counter()
+digits = load_digits()
+rng = np.random.default_rng(0)
+n_images, frame = len(digits.images), 12
+images = np.zeros((n_images, frame, frame), dtype=np.float32)
+shifts = rng.integers(0, frame - 8 + 1, size=(n_images, 2))
+for image, digit, (row, col) in zip(images, digits.images, shifts, strict=True):
+    image[row : row + 8, col : col + 8] = digit / 16  # pixel values in [0, 1]
+y = digits.target
 X_train, X_test, y_train, y_test = train_test_split(
-    X, y, test_size=0.5, stratify=y, random_state=0
+    images, y, test_size=0.5, stratify=y, random_state=0
 )
 
 # %%
-# The Pipeline and the grid over RINCE's parameters. ``q`` near 0 behaves like
-# InfoNCE; ``q = 1`` is the most robust to noisy views.
-embedder = RobustContrastiveEmbedder(embedding_dim=16, max_epochs=30, random_state=0)
-pipe = make_pipeline(embedder, StandardScaler(), LogisticRegression(max_iter=1000))
-grid = GridSearchCV(
-    pipe,
-    {
-        "robustcontrastiveembedder__q": [0.1, 0.5, 1.0],
-        "robustcontrastiveembedder__lam": [0.001, 0.01, 0.1],
-    },
-    cv=3,
-)
-grid.fit(X_train, y_train)
-print("best parameters:", grid.best_params_)
+# The Pipeline: the embedder reads the ``(n, 12, 12)`` array as images (its
+# default encoder is a small ResNet, its default augmentation random crops,
+# flips, colour jitter and blur), and its 32 features feed the probe.
+# ``fit`` trains the embedder without labels, then the probe with them.
+width = 32
+embedder = RobustContrastiveEmbedder(embedding_dim=width, max_epochs=30, random_state=0)
+pipe = make_pipeline(embedder, StandardScaler(), LogisticRegression(max_iter=2000))
+pipe.fit(X_train, y_train)
+
 
 # %%
-# Downstream accuracy on the held-out half, against two baselines of the same
-# probe: the raw (standardised) features and PCA to the embedding's width.
-probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+# The same probe on the raw pixels and on PCA of the same width.
+def probe(*steps):
+    """Standardise, optionally reduce, then a logistic regression."""
+    return make_pipeline(StandardScaler(), *steps, LogisticRegression(max_iter=2000))
+
+
+flat_train = X_train.reshape(len(X_train), -1)
+flat_test = X_test.reshape(len(X_test), -1)
+n_pixels = flat_train.shape[1]
 results = {
-    "raw features (13)": probe.fit(X_train, y_train).score(X_test, y_test),
-    "PCA (13 -> 8)": make_pipeline(
-        StandardScaler(), PCA(8), LogisticRegression(max_iter=1000)
-    )
-    .fit(X_train, y_train)
-    .score(X_test, y_test),
-    "RINCE embedding (16), tuned": grid.score(X_test, y_test),
+    f"raw pixels ({n_pixels})": probe()
+    .fit(flat_train, y_train)
+    .score(flat_test, y_test),
+    f"PCA ({n_pixels} -> {width})": probe(PCA(width, random_state=0))
+    .fit(flat_train, y_train)
+    .score(flat_test, y_test),
+    f"RINCE embedding ({n_pixels} -> {width})": pipe.score(X_test, y_test),
 }
-print(f"\n{'features':32s} test accuracy")
+print(f"{'features':32s} test accuracy")
 for name, accuracy in results.items():
     print(f"{name:32s} {accuracy:.3f}")
+print(f"\ntotal time: {time.perf_counter() - start:.1f} s")
 
 # %%
-# The grid's cross-validated accuracy for every ``(q, lam)``.
-scores = grid.cv_results_["mean_test_score"].reshape(3, 3)
-fig, ax = plt.subplots(figsize=(4.5, 3.5))
-image = ax.imshow(scores, cmap="viridis")
-ax.set_xticks(range(3), ["0.001", "0.01", "0.1"])
-ax.set_yticks(range(3), ["0.1", "0.5", "1.0"])
-ax.set_xlabel("lam")
-ax.set_ylabel("q")
-ax.set_title("CV accuracy of the Pipeline")
-fig.colorbar(image, ax=ax)
-fig.tight_layout()
+# A few of the framed digits, and the probe's held-out accuracy on each kind
+# of features.
+fig = plt.figure(figsize=(9, 3.4), layout="constrained")
+left, right = fig.subfigures(1, 2, width_ratios=[1, 1.5])
+for k, ax in enumerate(left.subplots(2, 4).ravel()):
+    ax.imshow(X_test[k], cmap="gray_r", vmin=0, vmax=1)
+    ax.set_title(f"label {y_test[k]}", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+left.suptitle("digits at random places in a 12 x 12 frame", fontsize=9)
+ax = right.subplots()
+names = list(results)[::-1]
+ax.barh(names, [results[name] for name in names], color="tab:blue")
+for i, name in enumerate(names):
+    ax.text(results[name] + 0.01, i, f"{results[name]:.2f}", va="center")
+ax.set_xlim(0, 1)
+ax.set_xlabel("held-out accuracy, same probe")
+if __name__ == "__main__":
+    fig.savefig("quickstart.png", dpi=120)
+    print("figure saved to quickstart.png")

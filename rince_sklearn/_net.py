@@ -157,12 +157,18 @@ class ContrastiveNet(NeuralNet):
             self.augment_rng_.set_state(rng_state)
 
     def get_iterator(self, dataset: Any, training: bool = False) -> BatchLoader:
-        """Slice ``dataset`` (a :class:`~.batching.BatchSource`) into batches."""
+        """Slice ``dataset`` (a :class:`~.batching.BatchSource`) into batches.
+
+        Training batches are shuffled and all of ``batch_size`` samples: the
+        last incomplete batch of each pass is left out (different samples in
+        every pass), so the loss has one scale across batches and epochs.
+        """
         return BatchLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=training,
             generator=self.shuffle_rng_ if training else None,
+            drop_last=training,
         )
 
     # -- training and inference loops --------------------------------------------

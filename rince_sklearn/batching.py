@@ -112,11 +112,16 @@ def move_to_device(batch: Any, device: torch.device | str) -> Any:
     return batch.to(device, non_blocking=True)
 
 
-def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+def batch_bounds(
+    n: int, batch_size: int, drop_last: bool = False
+) -> list[tuple[int, int]]:
     """Split ``range(n)`` into batches of ``batch_size`` with no batch of one.
 
     A contrastive batch of one sample has no negatives, and batch normalisation
     fails on it, so a trailing batch of a single sample joins the batch before it.
+    With ``drop_last``, the trailing incomplete batch is left out instead, so
+    that every batch has ``batch_size`` samples; when ``n < batch_size`` the
+    one batch is all ``n`` samples.
 
     Examples
     --------
@@ -124,7 +129,16 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
     [(0, 2), (2, 5)]
     >>> batch_bounds(4, 8)
     [(0, 4)]
+    >>> batch_bounds(11, 4, drop_last=True)
+    [(0, 4), (4, 8)]
+    >>> batch_bounds(3, 4, drop_last=True)
+    [(0, 3)]
     """
+    if drop_last and n >= batch_size:
+        return [
+            (start, start + batch_size)
+            for start in range(0, n - batch_size + 1, batch_size)
+        ]
     bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
     if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
         last = bounds.pop()
@@ -140,12 +154,19 @@ class BatchLoader:
     dataset : BatchSource
         The samples.
     batch_size : int
-        Samples per batch; the last batch may be smaller (but never a single
-        sample when there are two or more).
+        Samples per batch; without ``drop_last`` the last batch may be smaller
+        (but never a single sample when there are two or more).
     shuffle : bool, default=False
         Draw a new permutation for every pass.
     generator : torch.Generator, default=None
         Source of the permutations, for reproducibility.
+    drop_last : bool, default=False
+        Leave out the last incomplete batch, so every batch has ``batch_size``
+        samples (with fewer than ``batch_size`` samples, the one batch is all
+        of them). Training uses it with ``shuffle``: a contrastive loss's
+        partition term grows with the batch, so batches of one size give losses
+        of one scale, and the ``n % batch_size`` samples left out change from
+        pass to pass.
 
     Yields
     ------
@@ -159,6 +180,8 @@ class BatchLoader:
     >>> source = TensorSource(torch.arange(9.0)[:, None])
     >>> [len(batch) for batch, _ in BatchLoader(source, batch_size=4)]
     [4, 5]
+    >>> [len(batch) for batch, _ in BatchLoader(source, batch_size=4, drop_last=True)]
+    [4, 4]
     """
 
     def __init__(
@@ -167,14 +190,16 @@ class BatchLoader:
         batch_size: int,
         shuffle: bool = False,
         generator: torch.Generator | None = None,
+        drop_last: bool = False,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
+        self.drop_last = drop_last
 
     def __len__(self) -> int:
-        return len(batch_bounds(len(self.dataset), self.batch_size))
+        return len(batch_bounds(len(self.dataset), self.batch_size, self.drop_last))
 
     def __iter__(self) -> Iterator[tuple[Any, None]]:
         n = len(self.dataset)
@@ -182,5 +207,5 @@ class BatchLoader:
             order = torch.randperm(n, generator=self.generator)
         else:
             order = torch.arange(n)
-        for start, stop in batch_bounds(n, self.batch_size):
+        for start, stop in batch_bounds(n, self.batch_size, self.drop_last):
             yield self.dataset.take(order[start:stop]), None

@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import EarlyStopping
 from skorch.history import History
 from torch import nn
 
@@ -50,6 +50,7 @@ from ._persistence import (
     read_payload,
     write_payload,
 )
+from ._progress import FitProgress
 from ._version import __version__
 from .batching import BatchSource
 from .encoders.head import ContrastiveModule
@@ -57,7 +58,7 @@ from .losses import InfoNCELoss, RINCELoss
 from .metrics import retrieval_auc
 from .modalities import Modality, detect_modality, get_modality
 from .modalities._base import RegisteredModalityName
-from .parallel import worker_threads
+from .threads import resolve_n_threads, torch_threads
 
 __all__ = ["RobustContrastiveEmbedder"]
 
@@ -143,7 +144,10 @@ class RobustContrastiveEmbedder(
         Passes over the data.
     batch_size : int, default=256
         Samples per training batch (at least 2); smaller data uses one batch of
-        all samples. Also the batch size of ``transform``.
+        all samples. Every training batch has this size: the last incomplete
+        batch of each epoch is left out (different samples each epoch), since
+        the loss's scale depends on the batch size. Also the batch size of
+        ``transform``, which embeds every sample.
     lr : float, default=1e-3
         Learning rate.
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
@@ -164,11 +168,26 @@ class RobustContrastiveEmbedder(
         ``tol`` for this many epochs (early stopping on the training loss).
     tol : float, default=1e-4
         Minimum absolute improvement of the training loss for early stopping.
+    n_threads : int, default=None
+        Torch intra-op threads used by ``fit``, ``partial_fit``, ``transform``
+        and ``score``; torch's setting is restored afterwards. Named and read as
+        the ``n_threads`` of scikit-learn's OpenMP code: ``n_jobs`` counts
+        parallel fits (``GridSearchCV(n_jobs=...)``), this counts the threads
+        inside one. None (the default) uses 1 thread, measured fastest for the
+        default models on small machines, idle and under load (see
+        :doc:`/scaling`); a positive number is used as given, also in joblib
+        and Dask workers; ``-1`` uses one thread per available core. None or a
+        fixed number gives the same model wherever the fit runs (main process
+        or worker); ``-1`` depends on the machine's core count.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, augmentation, noisy pairing and shuffling: the same
         seed gives the same embeddings on CPU.
     verbose : int, default=0
-        0: silent; 1: a progress bar and a table of per-epoch losses.
+        0: silent, as scikit-learn estimators are by default; 1: progress of
+        the whole fit, with one line per epoch (its mean training loss, its
+        time, the time left for the fit) and, on a terminal, a bar over all
+        epochs redrawn in place. Output that is not a terminal (a log file, a
+        notebook) gets plain lines without carriage returns.
 
     Attributes
     ----------
@@ -274,6 +293,11 @@ class RobustContrastiveEmbedder(
         "callbacks": [list, None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "n_threads": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+            None,
+        ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -303,6 +327,7 @@ class RobustContrastiveEmbedder(
         callbacks: list | None = None,
         n_iter_no_change: int | None = None,
         tol: float = 1e-4,
+        n_threads: int | None = None,
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
@@ -328,6 +353,7 @@ class RobustContrastiveEmbedder(
         self.callbacks = callbacks
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -410,7 +436,7 @@ class RobustContrastiveEmbedder(
                 )
             )
         if self.verbose:
-            callbacks.append(ProgressBar())
+            callbacks.append(("progress", FitProgress()))
         net = self._net_class(
             module=ContrastiveModule,
             **{f"module__{k}": v for k, v in module_kwargs.items()},
@@ -423,6 +449,7 @@ class RobustContrastiveEmbedder(
             batch_size=self.batch_size_,
             train_split=None,
             callbacks=callbacks or None,
+            callbacks__print_log=None,  # FitProgress reports the epochs
             device=self.device_,
             verbose=int(self.verbose),
             augmentation=self.augmentation_,
@@ -462,7 +489,7 @@ class RobustContrastiveEmbedder(
             modality = self._modality(X)
             source = modality.prepare(self, X, reset=True)
             self._initialize_training(modality, source)
-            with worker_threads():
+            with torch_threads(resolve_n_threads(self.n_threads)):
                 self.net_.partial_fit(source, None)
             self._set_fitted_net(self.net_)
         return self
@@ -563,7 +590,9 @@ class RobustContrastiveEmbedder(
                     f"partial_fit needs at least 2 samples per chunk, got "
                     f"{len(source)}."
                 )
-            with worker_threads():
+            if self.verbose:  # one pass per call: the progress's total
+                dict(self.net_.callbacks_)["progress"].epochs = 1
+            with torch_threads(resolve_n_threads(self.n_threads)):
                 self.net_.partial_fit(source, None, epochs=1)
             self._set_fitted_net(self.net_)
         return self
@@ -606,7 +635,7 @@ class RobustContrastiveEmbedder(
         if augment_seed is not None:
             generator = torch.Generator(device=self.device_).manual_seed(augment_seed)
         batch_size = _SCORE_CHUNK if augment_seed is not None else self.batch_size_
-        with worker_threads():
+        with torch_threads(resolve_n_threads(self.n_threads)):
             embedding = self.net_.embed(
                 source, batch_size=batch_size, generator=generator
             ).numpy()

@@ -39,7 +39,7 @@ PUBLIC_MODULES = [
     "rince_sklearn.metrics",
     "rince_sklearn.modalities",
     "rince_sklearn.noisy_views",
-    "rince_sklearn.parallel",
+    "rince_sklearn.threads",
 ]
 
 

@@ -17,9 +17,12 @@ from skorch.callbacks import Callback
 
 from rince_sklearn import RobustContrastiveEmbedder
 from rince_sklearn.estimator import resolve_device
-from rince_sklearn.parallel import (
+from rince_sklearn.threads import (
+    DEFAULT_N_THREADS,
     available_cores,
     limit_torch_threads,
+    resolve_n_threads,
+    torch_threads,
     worker_thread_budget,
 )
 
@@ -84,6 +87,42 @@ class RecordThreads(Callback):
         net.history.record("torch_threads", torch.get_num_threads())
 
 
+def test_torch_threads_sets_exactly_and_restores():
+    previous = torch.get_num_threads()  # the root conftest's 1 thread
+    with torch_threads(2) as n:  # raised as well as lowered
+        assert n == 2 and torch.get_num_threads() == 2
+        with torch_threads(1) as inner:
+            assert inner == 1 and torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == previous
+    with pytest.raises(RuntimeError, match="boom"):
+        with torch_threads(2):
+            raise RuntimeError("boom")
+    assert torch.get_num_threads() == previous  # restored after an error too
+    with pytest.raises(ValueError, match="positive"):
+        with torch_threads(0):
+            pass
+
+
+def test_resolve_n_threads_follows_n_jobs_semantics():
+    assert resolve_n_threads(None) == DEFAULT_N_THREADS == 1
+    assert resolve_n_threads(3) == 3  # as given, more than the cores too
+    assert resolve_n_threads(-1) == available_cores()
+    assert resolve_n_threads(-(available_cores() + 5)) == 1
+    with pytest.raises(ValueError, match="got 0"):
+        resolve_n_threads(0)
+    # the default does not follow a worker's budget
+    with mock.patch.dict(os.environ, {"OMP_NUM_THREADS": "7"}):
+        assert resolve_n_threads(None) == DEFAULT_N_THREADS
+
+
+def test_n_threads_is_validated(X):
+    with pytest.raises(InvalidParameterError, match="n_threads"):
+        RobustContrastiveEmbedder(n_threads=0).fit(X)
+    with pytest.raises(InvalidParameterError, match="n_threads"):
+        RobustContrastiveEmbedder(n_threads=1.5).fit(X)
+
+
 def test_fit_limits_threads_while_training_and_restores(X):
     torch.set_num_threads(2)
     try:
@@ -98,26 +137,48 @@ def test_fit_limits_threads_while_training_and_restores(X):
         torch.set_num_threads(1)
 
 
-def _fit_in_worker(X):
+def test_explicit_n_threads_is_used_and_restored(X):
+    est = RobustContrastiveEmbedder(
+        callbacks=[RecordThreads()], n_threads=2, **PARAMS
+    ).fit(X)
+    assert est.history_[:, "torch_threads"] == [2] * PARAMS["max_epochs"]
+    assert torch.get_num_threads() == 1  # the root conftest's setting
+
+
+def _fit_in_worker(X, n_threads=None):
     """Run in a joblib worker: torch told to use 2 threads, as user code might."""
     torch.set_num_threads(2)
-    est = RobustContrastiveEmbedder(callbacks=[RecordThreads()], **PARAMS).fit(X)
+    est = RobustContrastiveEmbedder(
+        callbacks=[RecordThreads()], n_threads=n_threads, **PARAMS
+    ).fit(X)
     return (
         os.environ.get("OMP_NUM_THREADS"),
         est.history_[:, "torch_threads"],
         torch.get_num_threads(),
+        est.transform(X),
     )
 
 
-def test_loky_workers_train_within_their_share_of_cores(X):
+def test_loky_workers_train_with_the_estimators_setting(X):
+    # the estimator's n_threads decides, not the worker's share of the cores:
+    # the default everywhere, and an explicit number as given, so that a fit
+    # gives the same model in a worker as in the main process
     results = joblib.Parallel(n_jobs=2, backend="loky")(
-        joblib.delayed(_fit_in_worker)(X) for _ in range(2)
+        joblib.delayed(_fit_in_worker)(X, n_threads) for n_threads in (None, 2)
     )
     share = max(os.cpu_count() // 2, 1)
-    for variable, during, after in results:
+    for (variable, during, after, embedding), n_threads in zip(
+        results, (None, 2), strict=True
+    ):
         assert variable == str(share)  # what loky gave the worker
-        assert during == [min(share, 2)] * PARAMS["max_epochs"]
+        assert during == [resolve_n_threads(n_threads)] * PARAMS["max_epochs"]
         assert after == 2  # the worker's own setting is restored
+        torch.set_num_threads(2)  # the main process told otherwise, too
+        try:
+            here = RobustContrastiveEmbedder(n_threads=n_threads, **PARAMS).fit(X)
+        finally:
+            torch.set_num_threads(1)
+        np.testing.assert_array_equal(embedding, here.transform(X))
 
 
 # -- parallel grid search ----------------------------------------------------------
@@ -133,7 +194,25 @@ def _search(X, n_jobs):
 
 @pytest.fixture(scope="module")
 def serial_search(X):
-    return _search(X, n_jobs=1)
+    # torch told to use 2 threads in this process, while joblib's and Dask's
+    # workers get 1 in OMP_NUM_THREADS: the estimator's own setting decides
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        return _search(X, n_jobs=1)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _assert_same_search(searched, reference):
+    """Every score column of ``cv_results_`` and ``best_params_`` are equal."""
+    columns = [k for k in reference.cv_results_ if k.endswith("test_score")]
+    assert len(columns) == 2 + 2 + 1  # 2 splits, mean, std, rank
+    for column in columns:
+        np.testing.assert_array_equal(
+            searched.cv_results_[column], reference.cv_results_[column], column
+        )
+    assert searched.best_params_ == reference.best_params_
 
 
 def test_grid_search_n_jobs_2_equals_n_jobs_1(X, serial_search):
@@ -142,6 +221,7 @@ def test_grid_search_n_jobs_2_equals_n_jobs_1(X, serial_search):
         parallel.cv_results_["mean_test_score"],
         serial_search.cv_results_["mean_test_score"],
     )
+    _assert_same_search(parallel, serial_search)
     np.testing.assert_array_equal(
         parallel.best_estimator_.transform(X),
         serial_search.best_estimator_.transform(X),
@@ -171,6 +251,7 @@ def test_grid_search_on_a_dask_cluster_equals_n_jobs_1(X, serial_search):
         searched.cv_results_["mean_test_score"],
         serial_search.cv_results_["mean_test_score"],
     )
+    _assert_same_search(searched, serial_search)
 
 
 # -- devices ---------------------------------------------------------------------

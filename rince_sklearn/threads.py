@@ -1,0 +1,243 @@
+"""Torch thread budgets: how many intra-op threads a fit and an embedding use.
+
+Torch runs each operation on a pool of intra-op threads (one per core by
+default). For the small models this package trains by default, more threads
+buy little, and on a machine with other work running OpenMP threads that
+outnumber free cores slow a fit down by 2-60x
+(``benchmarks/results/threads.md``). The thread count also changes the trained
+model in its last digits, which training amplifies: a fit with 2 threads does
+not give the embeddings of a fit with 1.
+
+:class:`~rince_sklearn.RobustContrastiveEmbedder` therefore sets torch's
+thread count itself, from its ``n_threads`` parameter, around ``fit``,
+``partial_fit``, ``transform`` and ``score`` (:func:`torch_threads`), and
+restores the previous setting afterwards. :func:`resolve_n_threads` turns the
+parameter into a number; the default, ``None``, resolves to
+``DEFAULT_N_THREADS``, the same number in every process, so a fit gives the
+same model in the main process and in a joblib or Dask worker.
+
+The process-based engines say how many cores a worker was given through the
+environment of the worker process:
+
+* joblib's ``loky`` backend (the default of ``n_jobs``) sets ``OMP_NUM_THREADS``
+  to ``cpu_count() // n_jobs`` (or to ``inner_max_num_threads`` from
+  :func:`joblib.parallel_config`);
+* ``dask.distributed`` nannies set ``OMP_NUM_THREADS=1`` in their workers (the
+  ``distributed.nanny.pre-spawn-environ`` setting).
+
+:func:`worker_thread_budget` reads that value, capped by the cores the process
+may run on, and :func:`limit_torch_threads` lowers torch's setting to it for
+the span of a ``with`` block; they are for user code that runs torch in
+workers. The estimator does not follow the budget: that would make its result
+depend on where it runs. Importing this module changes nothing.
+
+Examples
+--------
+>>> import torch
+>>> from rince_sklearn.threads import resolve_n_threads, torch_threads
+>>> before = torch.get_num_threads()
+>>> with torch_threads(resolve_n_threads(None)) as n:
+...     n == torch.get_num_threads() == 1
+True
+>>> torch.get_num_threads() == before
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+__all__ = [
+    "DEFAULT_N_THREADS",
+    "available_cores",
+    "limit_torch_threads",
+    "resolve_n_threads",
+    "torch_threads",
+    "worker_thread_budget",
+]
+
+#: torch intra-op threads that ``n_threads=None`` resolves to: one, measured
+#: fastest for the tabular, image and graph defaults on a 2-core machine, idle
+#: and under load (``benchmarks/bench_threads.py``)
+DEFAULT_N_THREADS = 1
+
+#: the variable that joblib's loky workers and Dask's nannies set, and that
+#: torch's OpenMP runtime reads
+BUDGET_VARIABLE = "OMP_NUM_THREADS"
+
+
+def available_cores() -> int:
+    """Return the number of cores this process may run on.
+
+    The CPU affinity mask where the platform has one (containers and job
+    schedulers restrict it), else :func:`os.cpu_count`.
+
+    Returns
+    -------
+    n_cores : int
+        At least 1.
+
+    Examples
+    --------
+    >>> available_cores() >= 1
+    True
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return max(os.cpu_count() or 1, 1)  # pragma: no cover - macOS, Windows
+
+
+def worker_thread_budget() -> int | None:
+    """Return the number of threads this process was given, or None.
+
+    Reads ``OMP_NUM_THREADS``, which joblib's process workers and Dask's
+    nannies set to the worker's share of the cores, and caps it by
+    :func:`available_cores`. Returns None when the variable is unset or not a
+    positive integer: the process was given no limit (for example a plain
+    ``n_jobs=1`` run), and torch's setting is left alone.
+
+    Returns
+    -------
+    n_threads : int or None
+        The thread budget, at least 1, or None for no limit.
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"OMP_NUM_THREADS": "1"}):
+    ...     worker_thread_budget()
+    1
+    >>> with mock.patch.dict(os.environ, {"OMP_NUM_THREADS": "many"}):
+    ...     worker_thread_budget() is None
+    True
+    """
+    value = os.environ.get(BUDGET_VARIABLE, "").strip()
+    try:
+        n_threads = int(value)
+    except ValueError:
+        return None
+    if n_threads < 1:
+        return None
+    return min(n_threads, available_cores())
+
+
+@contextmanager
+def limit_torch_threads(n_threads: int | None) -> Iterator[int]:
+    """Cap torch's intra-op threads at ``n_threads`` inside a ``with`` block.
+
+    The setting is lowered only (a process already using fewer threads keeps
+    its setting) and restored on exit, also when the block raises. The limit is
+    process-wide: threads of one process (joblib's ``threading`` backend, a
+    Dask worker with several threads) share it.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        The most threads torch may use; None changes nothing.
+
+    Yields
+    ------
+    n_threads : int
+        The number of threads in force inside the block.
+
+    Examples
+    --------
+    >>> import torch
+    >>> with limit_torch_threads(None) as n:
+    ...     n == torch.get_num_threads()
+    True
+    """
+    previous = torch.get_num_threads()
+    if n_threads is None or n_threads >= previous:
+        yield previous
+        return
+    with torch_threads(n_threads) as lowered:
+        yield lowered
+
+
+def resolve_n_threads(n_threads: int | None) -> int:
+    """Return the number of torch threads that ``n_threads`` asks for.
+
+    The semantics of scikit-learn's ``n_jobs`` and of the ``n_threads`` of its
+    OpenMP helpers: a positive number is used as given; ``-1`` means one
+    thread per core this process may run on (:func:`available_cores`), ``-2``
+    all but one, and so on (at least 1); ``None`` means
+    ``DEFAULT_N_THREADS``. Neither ``None`` nor a positive number depends
+    on the machine or on a worker's ``OMP_NUM_THREADS``, so they give the same
+    result wherever a fit runs; negative numbers depend on the core count.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        The requested number; 0 is invalid.
+
+    Returns
+    -------
+    n_threads : int
+        At least 1.
+
+    Examples
+    --------
+    >>> resolve_n_threads(None), resolve_n_threads(3)
+    (1, 3)
+    >>> resolve_n_threads(-1) == available_cores()
+    True
+    """
+    if n_threads is None:
+        return DEFAULT_N_THREADS
+    if n_threads == 0:
+        raise ValueError(
+            "n_threads must be a positive number of threads, a negative number "
+            "(-1: one per core) or None (the default), got 0."
+        )
+    if n_threads < 0:
+        return max(available_cores() + 1 + n_threads, 1)
+    return int(n_threads)
+
+
+@contextmanager
+def torch_threads(n_threads: int) -> Iterator[int]:
+    """Run torch on exactly ``n_threads`` intra-op threads inside a ``with`` block.
+
+    Unlike :func:`limit_torch_threads`, the setting is raised as well as
+    lowered, so the block runs on the same number of threads whatever the
+    process was set to; it is restored on exit, also when the block raises. The
+    setting is process-wide: threads of one process (joblib's ``threading``
+    backend, a Dask worker with several threads) share it.
+
+    Parameters
+    ----------
+    n_threads : int
+        The number of threads, at least 1 (see :func:`resolve_n_threads`).
+
+    Yields
+    ------
+    n_threads : int
+        The number of threads in force inside the block.
+
+    Examples
+    --------
+    >>> import torch
+    >>> before = torch.get_num_threads()
+    >>> with torch_threads(2):
+    ...     torch.get_num_threads()
+    2
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}.")
+    previous = torch.get_num_threads()
+    if n_threads == previous:
+        yield previous
+        return
+    torch.set_num_threads(n_threads)
+    try:
+        yield n_threads
+    finally:
+        torch.set_num_threads(previous)
