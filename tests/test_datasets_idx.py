@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from rince_sklearn.datasets import _idx, load_fashion_mnist, read_idx
+from rince_sklearn.datasets import idx, load_fashion_mnist, read_idx
 
 _CODES = {
     np.uint8: 0x08,
@@ -88,7 +88,7 @@ def write_fake_fashion(folder, n_train=6, n_test=4, compress=True):
 def no_system_data(monkeypatch, tmp_path):
     """Hide the system-wide copy, the environment variable and the home folder."""
     monkeypatch.setattr(_idx, "_SYSTEM_DIRS", (str(tmp_path / "system"),))
-    monkeypatch.delenv(_idx.DATA_ENV, raising=False)
+    monkeypatch.delenv(idx.DATA_ENV, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
@@ -109,7 +109,7 @@ def test_load_fashion_mnist_from_data_home(tmp_path, no_system_data, compress):
 
 def test_load_fashion_mnist_from_environment(tmp_path, no_system_data, monkeypatch):
     arrays = write_fake_fashion(tmp_path / "env")
-    monkeypatch.setenv(_idx.DATA_ENV, str(tmp_path / "env"))
+    monkeypatch.setenv(idx.DATA_ENV, str(tmp_path / "env"))
     X, y = load_fashion_mnist(subset="test", return_X_y=True)
     np.testing.assert_array_equal(X, arrays["t10k"][0])
 
@@ -125,7 +125,7 @@ def test_load_fashion_mnist_missing_says_how_to_get_it(tmp_path, no_system_data)
     message = str(info.value)
     assert "apt-get install dataset-fashion-mnist" in message
     assert str(tmp_path / "nothing") in message
-    assert _idx.DATA_ENV in message
+    assert idx.DATA_ENV in message
 
 
 def test_load_fashion_mnist_bad_subset():

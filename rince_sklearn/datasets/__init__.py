@@ -4,9 +4,9 @@ Nothing here downloads: loaders read files that are already on disk and say how
 to get them when they are missing.
 """
 
-from ._idx import FASHION_MNIST_CLASSES, load_fashion_mnist, read_idx
-from ._superpixels import images_to_superpixel_graphs
-from ._tu import load_tu_dataset
+from .idx import FASHION_MNIST_CLASSES, load_fashion_mnist, read_idx
+from .superpixels import images_to_superpixel_graphs
+from .tu import load_tu_dataset
 
 __all__: list[str] = [
     "FASHION_MNIST_CLASSES",
