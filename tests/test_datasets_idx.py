@@ -87,7 +87,7 @@ def write_fake_fashion(folder, n_train=6, n_test=4, compress=True):
 @pytest.fixture
 def no_system_data(monkeypatch, tmp_path):
     """Hide the system-wide copy, the environment variable and the home folder."""
-    monkeypatch.setattr(_idx, "_SYSTEM_DIRS", (str(tmp_path / "system"),))
+    monkeypatch.setattr(idx, "_SYSTEM_DIRS", (str(tmp_path / "system"),))
     monkeypatch.delenv(idx.DATA_ENV, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
