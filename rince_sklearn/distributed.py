@@ -584,10 +584,11 @@ class ShardedBatchLoader:
     >>> import torch
     >>> from rince_sklearn.batching import TensorSource
     >>> part = TensorSource(torch.arange(10.0, 16.0)[:, None])  # samples 10..15
+    >>> shuffle = torch.Generator().manual_seed(0)  # the same on every process
     >>> loader = ShardedBatchLoader(part, batch_size=8, part_sizes=[10, 6], rank=1,
-    ...                             offset=10)
+    ...                             offset=10, generator=shuffle)
     >>> [(batch.ravel().tolist(), loader.layout.sizes) for batch, _ in loader]
-    [([], [8, 0]), ([10.0, 11.0, 12.0, 13.0, 14.0, 15.0], [2, 6])]
+    [([12.0, 10.0, 11.0, 13.0], [4, 4]), ([14.0, 15.0], [6, 2])]
     """
 
     def __init__(
@@ -676,13 +677,15 @@ class DistributedContrastiveNet(ContrastiveNet):
 
     Parameters
     ----------
-    *args, **kwargs
+    *args
         As for :class:`~rince_sklearn._net.ContrastiveNet`.
     data : {"replicated", "sharded"}, default="replicated"
         ``"replicated"``: every process was given the same data and owns the
         contiguous block ``shard_sizes(n, world_size)[rank]`` of it;
         ``"sharded"``: every process was given only its own part, and the
         global data set is the parts in rank order.
+    **kwargs
+        As for :class:`~rince_sklearn._net.ContrastiveNet`.
 
     Examples
     --------
