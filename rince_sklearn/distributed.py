@@ -69,7 +69,6 @@ everything here behaves exactly like the single-process classes.
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import os
 import socket
@@ -330,32 +329,71 @@ def sum_gradients(parameters: Any, group: Any = None) -> None:
 
 
 # -- batch normalisation over the global batch ---------------------------------------
-#: shard sizes of the forward pass in progress, set by DistributedContrastiveNet
-_SHARD_SIZES: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "rince_sklearn_shard_sizes", default=None
-)
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over all processes whose backward sums the gradients too.
+
+    Every process's loss depends on the sum, hence on every process's part of
+    it: the gradient that reaches this process's part is the sum of all
+    processes' gradients with respect to the sum.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, group: Any) -> Tensor:  # type: ignore[override]
+        ctx.group = group
+        total = x.clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        total = grad.contiguous().clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=ctx.group)
+        return total, None
 
 
 class _GatheredBatchNorm:
     """Batch normalisation whose training statistics span all processes.
 
-    In training mode with a process group, the rows of all processes are
-    gathered (with gradients), normalised together exactly as a single process
-    would normalise the global batch (the running statistics too), and this
-    process's rows are returned. Otherwise it is the plain batch norm.
+    In training mode with a process group, each process sums its rows and
+    their squares per channel (in float64), one all-reduce of ``2C + 1``
+    numbers gives the global batch's mean and (biased) variance, and each
+    process normalises its own rows with them, as a single process would
+    normalise the global batch; the running statistics are updated alike on
+    every process. The backward pass needs one more all-reduce of ``2C + 1``
+    numbers. Otherwise it is the plain batch norm.
     """
 
     def forward(self, input: Tensor) -> Tensor:
         """Normalise ``input`` over the global batch in training mode."""
         if not (self.training and world_size() > 1):
             return super().forward(input)  # type: ignore[misc]
-        sizes = _SHARD_SIZES.get()
-        if sizes is None or sizes[rank()] != input.shape[0]:
-            sizes = _all_sizes(input.shape[0])
-        full = gather_with_grad(input, sizes)  # (sum(sizes), C, ...)
-        out = super().forward(full)  # type: ignore[misc]
-        start = sum(sizes[: rank()])
-        return out[start : start + input.shape[0]]
+        bn: Any = self
+        dims = [0, *range(2, input.ndim)]  # every axis but the channels
+        x64 = input.double()
+        count = input.new_tensor([input.numel() // input.shape[1]], dtype=torch.float64)
+        local = torch.cat([x64.sum(dims), (x64 * x64).sum(dims), count])  # (2C+1,)
+        total = _AllReduceSum.apply(local.to(_comm_device()), None).to(input.device)
+        c = input.shape[1]
+        n = float(total[-1].detach())
+        mean = total[:c] / n  # (C,) float64
+        var = (total[c : 2 * c] / n - mean * mean).clamp(min=0)  # (C,) biased
+        shape = [1, c] + [1] * (input.ndim - 2)
+        out = (input - mean.to(input.dtype).view(shape)) * torch.rsqrt(var + bn.eps).to(
+            input.dtype
+        ).view(shape)
+        if bn.affine:
+            out = out * bn.weight.view(shape) + bn.bias.view(shape)
+        if bn.track_running_stats:
+            with torch.no_grad():
+                bn.num_batches_tracked += 1
+                if bn.momentum is None:  # cumulative moving average
+                    factor = 1.0 / float(bn.num_batches_tracked)
+                else:
+                    factor = bn.momentum
+                unbiased = var * (n / max(n - 1.0, 1.0))
+                bn.running_mean.mul_(1 - factor).add_(factor * mean.to(input.dtype))
+                bn.running_var.mul_(1 - factor).add_(factor * unbiased.to(input.dtype))
+        return out
 
 
 class GatheredBatchNorm1d(_GatheredBatchNorm, nn.BatchNorm1d):
@@ -812,11 +850,7 @@ class DistributedContrastiveNet(ContrastiveNet):
             return super().forward_view(view)
         ddp = self._group.ddp if self._group is not None else None
         module = ddp if ddp is not None else self.module_
-        token = _SHARD_SIZES.set(layout.sizes)
-        try:
-            local = module(view)  # (b_r, projection_dim)
-        finally:
-            _SHARD_SIZES.reset(token)
+        local = module(view)  # (b_r, projection_dim)
         gathered = gather_with_grad(local, layout.sizes)  # (B, P), rank order
         return gathered[layout.to_batch_order.to(gathered.device)]  # batch order
 
