@@ -354,9 +354,9 @@ class _AllReduceSum(torch.autograd.Function):
 class _GatheredBatchNorm:
     """Batch normalisation whose training statistics span all processes.
 
-    In training mode with a process group, each process sums its rows and
-    their squares per channel (in float64), one all-reduce of ``2C + 1``
-    numbers gives the global batch's mean and (biased) variance, and each
+    In training mode with a process group, each process computes its rows'
+    per-channel mean and variance, one all-reduce of ``2C + 1`` numbers (in
+    float64) gives the global batch's mean and (biased) variance, and each
     process normalises its own rows with them, as a single process would
     normalise the global batch; the running statistics are updated alike on
     every process. The backward pass needs one more all-reduce of ``2C + 1``
@@ -369,11 +369,15 @@ class _GatheredBatchNorm:
             return super().forward(input)  # type: ignore[misc]
         bn: Any = self
         dims = [0, *range(2, input.ndim)]  # every axis but the channels
-        x64 = input.double()
-        count = input.new_tensor([input.numel() // input.shape[1]], dtype=torch.float64)
-        local = torch.cat([x64.sum(dims), (x64 * x64).sum(dims), count])  # (2C+1,)
-        total = _AllReduceSum.apply(local.to(_comm_device()), None).to(input.device)
         c = input.shape[1]
+        n_local = input.numel() // c
+        # this process's statistics (fused, stable), then the global ones from
+        # per-channel sums in float64: n_r * mean_r and n_r * (var_r + mean_r^2)
+        var_r, mean_r = torch.var_mean(input, dims, correction=0)  # (C,) each
+        mean_r, var_r = mean_r.double(), var_r.double()
+        count = mean_r.new_tensor([float(n_local)])
+        local = torch.cat([n_local * mean_r, n_local * (var_r + mean_r**2), count])
+        total = _AllReduceSum.apply(local.to(_comm_device()), None).to(input.device)
         n = float(total[-1].detach())
         mean = total[:c] / n  # (C,) float64
         var = (total[c : 2 * c] / n - mean * mean).clamp(min=0)  # (C,) biased
