@@ -1,57 +1,89 @@
 """Data-parallel training of one model over several processes (torch.distributed).
 
-Every process of a ``torch.distributed`` group runs the same script on the same
-data; :class:`DistributedEmbedder` (a :class:`~rince_sklearn.RobustContrastiveEmbedder`
-whose skorch net is a :class:`DistributedContrastiveNet`) then trains one model
-on the global batch:
+Every process of a ``torch.distributed`` group runs the same script;
+:class:`DistributedEmbedder` (every process passes the same data) and
+:class:`ShardedEmbedder` (every process passes only its part) are
+:class:`~rince_sklearn.RobustContrastiveEmbedder` s whose skorch net is a
+:class:`DistributedContrastiveNet`. They train one model on global batches,
+and the work of each process shrinks as processes are added:
 
-1. Every process draws the same global batch (the shuffling generator is seeded
-   alike everywhere; rank 0's seed is broadcast) and makes the same two
-   augmented views of it, so the views are exactly those of a single-process
-   run, including batch-dependent augmentations such as SCARF's column draws.
-2. Each process embeds only its shard of each view (rows
-   ``tensor_split(range(B), world_size)[rank]``): the encoder and head, the
-   expensive part, are split across processes.
-3. :func:`gather_with_grad` concatenates the shards' projections from all
-   processes, in rank order, with gradients: every process computes the loss on
-   all ``2B`` anchors, so RINCE sees every process's negatives.
-4. Batch normalisation normalises over the global batch
-   (:class:`GatheredBatchNorm1d` and friends, which also work with the ``gloo``
-   backend on CPUs, unlike :class:`torch.nn.SyncBatchNorm`).
-5. Each process back-propagates ``loss / world_size``; the gather's backward
-   sums the gradients that all processes send to each shard, so every shard
-   receives the gradient of the global loss, and the parameter gradients,
-   summed over processes, are the single-process gradients (up to rounding).
-   Every process then takes the same optimiser step.
+1. **Batches.** The samples of all processes form one global data set
+   (process ``r`` owns a contiguous block of it). Every process draws the same
+   permutation of it and cuts the same global batches as a single process
+   would; each process loads only the samples of each batch that it owns
+   (:class:`ShardedBatchLoader`, whose :class:`BatchLayout` records where they
+   sit in the batch).
+2. **Views.** Each process augments only its own rows, with its own random
+   stream. Augmentations that need the whole batch implement
+   ``augment_shard`` and get what they need by a collective through a
+   :class:`BatchShard`: SCARF's donors come from the all-gathered raw batch,
+   :class:`~rince_sklearn.augment.GaussianNoise` scales by the global column
+   spread, :class:`~rince_sklearn.augment.RandomChoice` makes one choice per
+   global batch. ``noise_rate``'s pairing is drawn over the global batch from a
+   stream shared by all processes.
+3. **Embedding.** Each process embeds its rows through
+   :class:`~torch.nn.parallel.DistributedDataParallel`; batch normalisation
+   uses the global batch's statistics (:class:`GatheredBatchNorm1d` and
+   friends: one all-reduce of per-channel sums, also on ``gloo``, unlike
+   :class:`torch.nn.SyncBatchNorm`).
+4. **Loss.** :func:`gather_with_grad` collects every process's projections
+   (put back in batch order); each process computes the loss of its own
+   anchors only against all of them (the criterion's ``anchor_losses``, for
+   example :func:`~rince_sklearn.losses.rince_anchors`), divided by ``2B``.
+   These shares add up to the global-batch loss, and loss work per process is
+   about ``1 / world_size`` of it. A criterion without ``anchor_losses`` is
+   computed whole on every process, which then takes ``1 / world_size`` of it.
+5. **Gradients.** The gather's backward sums what all processes' shares send
+   to each process's rows, and DDP, with a communication hook that sums
+   instead of averaging, adds up the parameter gradients while the backward
+   pass runs. Every process takes the same optimiser step with the gradient
+   of the global-batch loss (``tests/test_distributed.py`` checks the loss and
+   gradients of a step against one process to 1e-5 with 2 ``gloo``
+   processes).
 
-The result equals single-process training on the global batch: the same loss
-and gradients at every step (``tests/test_distributed.py`` checks both to 1e-5
-with 2 processes on the ``gloo`` backend, and that a short training run matches).
-Exceptions: dropout masks come from each process's own random stream, and
-graph batches (which are not row-sliced tensors) are not supported yet.
+The net changes only documented hooks (skorch's ``initialize_module``,
+``on_train_begin``, ``on_train_end``, ``get_iterator``, ``get_loss``,
+``on_batch_end``, ``on_grad_computed``, and the parent's ``make_view`` and
+``forward_view``); the parent's training step and backward pass run
+unchanged.
 
-Why directly, and not through skorch's ``AccelerateMixin``
------------------------------------------------------------
-skorch's accelerate integration wraps the module in
-:class:`~torch.nn.parallel.DistributedDataParallel` and shards the data with
-its own data loader. That does not fit contrastive training: (a) each step runs
-the module twice (two views) before one backward, which DDP's gradient
-bucketing rejects unless the graph is declared static; (b) the loss must see
-the other processes' embeddings, which DDP does not provide (it only averages
-gradients), and averaging the gradients of per-process losses computed on local
-negatives is *not* the global-batch loss; (c) a per-process sampler would shard
-the samples before augmentation, so batch-dependent augmentations and
-``noise_rate``'s pairing would differ from a single-process run; and (d) it adds
-``accelerate`` as a dependency. Doing it directly takes three collectives
-(gather with gradients, a gradient all-reduce, broadcasts at the start) in
-plain torch, keeps skorch's training loop and callbacks, and gives
-single-process results exactly.
+Equivalence with one process. Without augmentation (or with a deterministic
+one) a run equals single-process training on the global batch, noisy pairing
+and batch normalisation included, up to float rounding. With random
+augmentations the views come from per-process streams: they have the
+single-process distribution but not its values, so the model differs from a
+single-process run with the same seed (it is reproducible for a given number
+of processes). Also different: image augmentations keep each view within the
+range of the process's own rows, not the global batch's (the same whenever
+the rows hold black and white pixels), and dropout masks come from each
+process's stream. With :class:`ShardedEmbedder` and parts that are the
+blocks of :func:`shard_sizes`, the model equals :class:`DistributedEmbedder`'s
+on the whole data.
+
+Why DistributedDataParallel, with a summing hook
+--------------------------------------------------
+Each process's loss is its share of the global loss, so the parameter
+gradients must be summed over processes, not averaged as DDP does by default;
+a communication hook that sums (:func:`_sum_gradient_buckets`) does it
+without rescaling the loss. DDP is used rather than one all-reduce after the
+backward pass (:func:`sum_gradients`, still available as
+``gradient_sync = "manual"``) because it overlaps the all-reduce of gradient
+buckets with the rest of the backward pass. Measured on the 2-core CPU
+development machine (``benchmarks/results/parallel_training.md``, MLP
+(1024, 1024) on digits, 2 processes, gloo): DDP_MEASUREMENT. The
+two views are two forward passes through the DDP module before one backward
+pass, which DDP accepts as the graph is the same each step and every
+parameter is used. skorch's ``AccelerateMixin`` (DDP plus accelerate's data
+loader) is not used: its loader shards the data by samples without the
+global batch layout that the gathered loss, the batch-wide augmentations and
+the noisy pairing need, and it would add ``accelerate`` as a dependency.
 
 Usage: launch one process per device, for example with ``torchrun``::
 
     torchrun --nproc-per-node 2 train.py
 
-where ``train.py`` initialises the group and fits as usual::
+where ``train.py`` initialises the group and fits as usual (see the scaling
+guide for several machines and per-process data)::
 
     import torch.distributed as dist
     from rince_sklearn.distributed import DistributedEmbedder
