@@ -647,6 +647,9 @@ class ShardedBatchLoader:
         Global index of ``dataset``'s first sample.
     generator : torch.Generator, default=None
         Source of the permutations; the same state on every process.
+    drop_last : bool, default=False
+        Leave out the last incomplete global batch (with fewer samples than
+        ``batch_size`` in all, the one batch is all of them).
 
     Yields
     ------
@@ -673,8 +676,10 @@ class ShardedBatchLoader:
         rank: int,
         offset: int,
         generator: torch.Generator | None = None,
+        drop_last: bool = False,
     ) -> None:
         self.dataset = dataset
+        self.drop_last = drop_last
         self.batch_size = batch_size
         self.part_sizes = [int(s) for s in part_sizes]
         self.rank = rank
@@ -682,14 +687,20 @@ class ShardedBatchLoader:
         self.generator = generator
         self.layout: BatchLayout | None = None
 
+    def _bounds(self) -> list[tuple[int, int]]:
+        n, size = sum(self.part_sizes), self.batch_size
+        if self.drop_last and n >= size:
+            return [(start, start + size) for start in range(0, n - size + 1, size)]
+        return batch_bounds(n, size)
+
     def __len__(self) -> int:
-        return len(batch_bounds(sum(self.part_sizes), self.batch_size))
+        return len(self._bounds())
 
     def __iter__(self):
         n = sum(self.part_sizes)
         order = torch.randperm(n, generator=self.generator)  # as BatchLoader
         ends = torch.cumsum(torch.tensor(self.part_sizes), 0)  # (W,)
-        for start, stop in batch_bounds(n, self.batch_size):
+        for start, stop in self._bounds():
             ids = order[start:stop]  # (B,) global sample ids, batch order
             owner = torch.bucketize(ids, ends, right=True)  # (B,)
             self.layout = BatchLayout(owner, len(self.part_sizes), self.rank)
@@ -853,8 +864,9 @@ class DistributedContrastiveNet(ContrastiveNet):
 
     def get_iterator(self, dataset: Any, training: bool = False) -> Any:
         """Training: a :class:`ShardedBatchLoader` over the global data set."""
+        loader = super().get_iterator(dataset, training=training)
         if world_size() == 1 or not training or self._group is None:
-            return super().get_iterator(dataset, training=training)
+            return loader
         self._loader = ShardedBatchLoader(
             dataset,
             batch_size=self.batch_size,
@@ -862,6 +874,8 @@ class DistributedContrastiveNet(ContrastiveNet):
             rank=rank(),
             offset=self._group.offset,
             generator=self.shuffle_rng_,
+            # the same batches as the parent's loader would cut
+            drop_last=getattr(loader, "drop_last", False),
         )
         return self._loader
 

@@ -449,3 +449,15 @@ def test_shard_augmentations_without_group_equal_the_batch_ones():
     expected = GaussianNoise(0.2)(x, generator=torch.Generator().manual_seed(0))
     got = GaussianNoise(0.2).augment_shard(x, shard, torch.Generator().manual_seed(0))
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+
+
+def test_sharded_loader_can_leave_out_the_last_incomplete_batch():
+    X = TensorSource(torch.arange(23.0)[:, None])
+    sizes = []
+    for r in range(2):  # replicated data: every process reads from the full X
+        loader = ShardedBatchLoader(
+            X, 5, [12, 11], r, 0, torch.Generator().manual_seed(0), drop_last=True
+        )
+        sizes.append([sum(loader.layout.sizes) for _ in loader])
+        assert len(loader) == 4
+    assert sizes == [[5, 5, 5, 5], [5, 5, 5, 5]]
