@@ -63,14 +63,6 @@ SEARCH_PARAMS = dict(
     max_epochs=30,
     random_state=0,
 )
-DDP_PARAMS = dict(
-    embedding_dim=64,
-    projection_dim=64,
-    encoder_kwargs={"hidden_dims": (1024, 1024)},
-    batch_size=512,
-    max_epochs=3,
-    random_state=0,
-)
 #: training: tabular rows are 4096 Fashion-MNIST images read as 784 pixel
 #: columns, with a global batch of 2048 (contrastive training wants large
 #: batches; with digits' 1797 rows and batches of 512 the optimiser step and
