@@ -108,14 +108,20 @@ def _one_step(estimator_class: type, X, params: dict = PARAMS) -> dict:
     }
 
 
-def _anchor_check() -> dict:
-    """This rank's share of the loss (its anchors only), and input gradients."""
+def _local_projections() -> tuple[torch.Tensor, torch.Tensor, slice]:
+    """This rank's rows of both views of ``_projections()``, as leaves."""
     z = _projections()
     sizes = shard_sizes(STEP_BATCH, world_size())
     start = sum(sizes[: rank()])
     rows = slice(start, start + sizes[rank()])
     z1 = z[:STEP_BATCH][rows].clone().requires_grad_(True)
     z2 = z[STEP_BATCH:][rows].clone().requires_grad_(True)
+    return z1, z2, rows
+
+
+def _anchor_check() -> dict:
+    """This rank's share of the loss (its anchors only), and input gradients."""
+    z1, z2, rows = _local_projections()
     g1, g2 = gather_with_grad(z1), gather_with_grad(z2)
     local = torch.arange(rows.start, rows.stop)
     anchors = torch.cat([local, local + STEP_BATCH])
@@ -141,12 +147,7 @@ def _graphs() -> list:
 
 def _gather_check() -> dict:
     """Loss and input gradients through gather_with_grad on this rank's shard."""
-    z = _projections()
-    sizes = shard_sizes(STEP_BATCH, world_size())
-    start = sum(sizes[: rank()])
-    rows = slice(start, start + sizes[rank()])
-    z1 = z[:STEP_BATCH][rows].clone().requires_grad_(True)
-    z2 = z[STEP_BATCH:][rows].clone().requires_grad_(True)
+    z1, z2, rows = _local_projections()
     g1, g2 = gather_with_grad(z1), gather_with_grad(z2)  # sizes gathered too
     loss = rince(g1, g2, q=0.5, lam=0.01, temperature=0.5)
     (loss / world_size()).backward()
