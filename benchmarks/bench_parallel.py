@@ -13,6 +13,8 @@ Three comparisons, each a ratio of medians measured in the same run:
    processes (gloo, 1 thread each) against 1 process, same global batch, for
    tabular data and images, with each process's CPU time in augmentation and
    loss, and DDP against a manual all-reduce of the gradients.
+4. ``--part malloc``: one search fit in a fresh process with and without the
+   ``MALLOC_TRIM_THRESHOLD_`` that Dask's nannies set (CPU times, page faults).
 
 Worker pools (loky, the Dask cluster) are started before timing and reused,
 as a long-lived cluster would be; process start-up of the distributed runs is
@@ -343,15 +345,86 @@ def train_main(repeats: int) -> None:
     print(TRAIN_RESULTS.read_text())
 
 
+MALLOC_RESULTS = Path(__file__).parent / "results" / "parallel_malloc.md"
+
+
+def _one_fit_usage() -> None:
+    """Print the CPU times and page faults of one search fit (second fit)."""
+    import resource
+
+    torch.set_num_threads(1)
+    X = digits()[:900]
+    RobustContrastiveEmbedder(**{**SEARCH_PARAMS, "max_epochs": 2}).fit(X)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    RobustContrastiveEmbedder(**SEARCH_PARAMS).fit(X)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        after.ru_utime - before.ru_utime,
+        after.ru_stime - before.ru_stime,
+        after.ru_minflt - before.ru_minflt,
+    )
+
+
+def malloc_main(repeats: int) -> None:
+    """One fit in a fresh process, with and without Dask's malloc setting."""
+    import subprocess
+    import sys
+
+    code = "import bench_parallel as b; b._one_fit_usage()"
+    rows = []
+    for _ in range(repeats):
+        for label, extra in [
+            ("unset", {}),
+            ("65536", {"MALLOC_TRIM_THRESHOLD_": "65536"}),
+        ]:
+            env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+            env.update(extra)
+            out = subprocess.run(
+                [sys.executable, "-c", code],
+                cwd=Path(__file__).parent,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            user, system, faults = float(out[0]), float(out[1]), int(out[2])
+            rows.append((label, user, system, faults, os.getloadavg()[0]))
+            print(rows[-1], flush=True)
+    lines = [
+        "# One search fit with and without MALLOC_TRIM_THRESHOLD_ "
+        "(Dask's nanny sets it)",
+        "",
+        "Command: `python benchmarks/bench_parallel.py --part malloc "
+        f"--repeats {repeats}`",
+        "",
+        "Each row: a fresh Python process fits the search's estimator once "
+        "untimed, then once more, measured with `resource.getrusage` (CPU "
+        "seconds and minor page faults are not inflated by other work on the "
+        "machine the way wall time is). Setting the variable at all switches "
+        "off glibc's adaptive mmap threshold, so every tensor over 128 KiB is "
+        "a fresh mmap, page-faulted in and unmapped when freed.",
+        "",
+        "| MALLOC_TRIM_THRESHOLD_ | user s | system s | minor page faults | "
+        "load average |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r[0]} | {r[1]:.2f} | {r[2]:.2f} | {r[3]} | {r[4]:.1f} |" for r in rows
+    ]
+    MALLOC_RESULTS.write_text("\n".join(lines) + "\n")
+    print(MALLOC_RESULTS.read_text())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--part",
-        choices=["search", "train"],
+        choices=["search", "train", "malloc"],
         default="search",
         help="search: GridSearchCV with loky and Dask (parallel.md); train: "
-        "2-process training (parallel_training.md)",
+        "2-process training (parallel_training.md); malloc: one fit with and "
+        "without Dask's MALLOC_TRIM_THRESHOLD_ (parallel_malloc.md)",
     )
     parser.add_argument(
         "--quiet-wait",
@@ -363,6 +436,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.part == "train":
         train_main(args.repeats)
+        return
+    if args.part == "malloc":
+        malloc_main(args.repeats)
         return
     torch.set_num_threads(1)
     X = digits()
@@ -496,7 +572,8 @@ def main() -> None:
         "freed. One search fit measured alone (`resource.getrusage`, second "
         "fit in a process): 1.5-1.9 s user and 0.00 s system time, 250 page "
         "faults without the variable; 1.6-1.8 s user and 0.7 s system time, "
-        "320,000 page faults with it. The nanny also writes the variable into "
+        "320,000 page faults with it (`--part malloc`, parallel_malloc.md). "
+        "The nanny also writes the variable into "
         "`os.environ` of the process that runs it, so worker pools started "
         "later from that process (loky's, for `n_jobs=2`) inherit it, which "
         "is why the earlier run saw loky slow down with a LocalCluster open.",
