@@ -9,8 +9,12 @@ Three comparisons, each a ratio of medians measured in the same run:
    so the 12 fits are all that is timed.
 2. The same search through joblib's Dask backend on a ``LocalCluster`` of 2
    worker processes x 1 thread (loopback), against ``n_jobs=2``.
-3. Training throughput (samples per second) of DistributedEmbedder on 2
-   processes (gloo, 1 thread each) against 1 process, same global batch.
+3. ``--part train``: training throughput of DistributedEmbedder on 2
+   processes (gloo, 1 thread each) against 1 process, same global batch, for
+   tabular data and images, with each process's CPU time in augmentation and
+   loss, and DDP against a manual all-reduce of the gradients.
+4. ``--part malloc``: one search fit in a fresh process with and without the
+   ``MALLOC_TRIM_THRESHOLD_`` that Dask's nannies set (CPU times, page faults).
 
 Worker pools (loky, the Dask cluster) are started before timing and reused,
 as a long-lived cluster would be; process start-up of the distributed runs is
@@ -18,8 +22,8 @@ excluded (each process times its own ``fit``). The main process uses 1 torch
 thread. Other engineers share the 2 cores, so absolute times are noisy; the
 ratios come from interleaved repeats.
 
-Run:  python benchmarks/bench_parallel.py [--repeats 3]
-Writes benchmarks/results/parallel.md.
+Run:  python benchmarks/bench_parallel.py [--part search|train] [--repeats 3]
+Writes benchmarks/results/parallel.md (search) or parallel_training.md (train).
 """
 
 from __future__ import annotations
@@ -42,7 +46,12 @@ from sklearn.preprocessing import StandardScaler
 
 import rince_sklearn
 from rince_sklearn import RobustContrastiveEmbedder
-from rince_sklearn.distributed import DistributedEmbedder, rank, run_local
+from rince_sklearn.distributed import (
+    DistributedContrastiveNet,
+    DistributedEmbedder,
+    rank,
+    run_local,
+)
 
 RESULTS = Path(__file__).parent / "results" / "parallel.md"
 GRID = {"q": [0.1, 0.5, 1.0], "lam": [0.01, 0.1]}
@@ -56,14 +65,68 @@ SEARCH_PARAMS = dict(
     max_epochs=30,
     random_state=0,
 )
-DDP_PARAMS = dict(
+#: training: tabular rows are 4096 Fashion-MNIST images read as 784 pixel
+#: columns, with a global batch of 2048 (contrastive training wants large
+#: batches; with digits' 1797 rows and batches of 512 the optimiser step and
+#: the communication, which do not shrink with more processes, were a third
+#: of the work)
+TABULAR_TRAIN_PARAMS = dict(
     embedding_dim=64,
     projection_dim=64,
     encoder_kwargs={"hidden_dims": (1024, 1024)},
-    batch_size=512,
-    max_epochs=3,
+    batch_size=2048,
+    max_epochs=2,
     random_state=0,
 )
+#: images: 2048 Fashion-MNIST images (28x28), the default ResNet encoder and
+#: SimCLR-style augmentations
+IMAGE_PARAMS = dict(
+    embedding_dim=64,
+    projection_dim=64,
+    batch_size=512,
+    max_epochs=1,
+    random_state=0,
+)
+
+
+class TimedNet(DistributedContrastiveNet):
+    """The distributed net, timing each process's augmentation and loss."""
+
+    # CPU seconds of the training thread (time.thread_time): the work each
+    # process does, whatever else runs on the shared cores; waiting in a
+    # collective for another process costs no CPU time and is not counted
+
+    def initialize_module(self):
+        self.phase_times_ = {"augment": 0.0, "loss": 0.0}
+        return super().initialize_module()
+
+    def make_view(self, batch):
+        start = time.thread_time()
+        try:
+            return super().make_view(batch)
+        finally:
+            self.phase_times_["augment"] += time.thread_time() - start
+
+    def get_loss(self, y_pred, y_true=None, X=None, training=False):
+        start = time.thread_time()
+        try:
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        finally:
+            self.phase_times_["loss"] += time.thread_time() - start
+
+
+class ManualSyncNet(TimedNet):
+    """Gradients summed by one all-reduce after backward, instead of DDP."""
+
+    gradient_sync = "manual"
+
+
+class TimedEmbedder(DistributedEmbedder):
+    _net_class = TimedNet
+
+
+class ManualSyncEmbedder(DistributedEmbedder):
+    _net_class = ManualSyncNet
 
 
 def digits() -> np.ndarray:
@@ -71,16 +134,31 @@ def digits() -> np.ndarray:
     return StandardScaler().fit_transform(X).astype(np.float32)
 
 
+#: best parameters of the last search (the same whatever runs the fits)
+BEST: dict[str, dict] = {}
+
+
 def search(X: np.ndarray, n_jobs: int) -> float:
     start = time.perf_counter()
-    GridSearchCV(
+    grid = GridSearchCV(
         RobustContrastiveEmbedder(**SEARCH_PARAMS),
         GRID,
         cv=KFold(2, shuffle=True, random_state=0),
         n_jobs=n_jobs,
         refit=False,  # the 12 fits only: a refit would run alone at the end
     ).fit(X)
+    BEST["last"] = grid.best_params_
     return time.perf_counter() - start
+
+
+#: Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers (the
+#: ``distributed.nanny.pre-spawn-environ`` setting). Setting it at all switches
+#: off glibc's adaptive mmap threshold, so every tensor over 128 KiB is a fresh
+#: mmap that is page-faulted in and unmapped again: here +0.7 s of system time
+#: and 320,000 page faults per 1.5 s fit. None unsets it.
+DASK_TORCH_ENVIRON = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+}
 
 
 def runnable() -> int:
@@ -121,44 +199,271 @@ class LoadSampler:
         return statistics.mean(self.samples) if self.samples else float("nan")
 
 
-def _ddp_worker(X: np.ndarray, out: str) -> None:
+def fashion(n: int = 2048) -> np.ndarray:
+    from rince_sklearn.datasets import load_fashion_mnist
+
+    X, _ = load_fashion_mnist(return_X_y=True)
+    return X[:n]
+
+
+def _ddp_worker(X: np.ndarray, params: dict, sync: str, out: str) -> None:
     torch.set_num_threads(1)
-    emb = DistributedEmbedder(**DDP_PARAMS)
-    start = time.perf_counter()
+    estimator = ManualSyncEmbedder if sync == "manual" else TimedEmbedder
+    # warm-up: the first fit in a fresh process pays one-off costs (lazy
+    # imports, first kernel calls, allocator growth) of about 1.5 s here,
+    # the same for 1 or 2 processes; time a second fit
+    warm = {**params, "max_epochs": 1}
+    estimator(**warm).fit(X[: 2 * params["batch_size"]])
+    emb = estimator(**params)
+    start, cpu = time.perf_counter(), time.process_time()
     emb.fit(X)
-    elapsed = time.perf_counter() - start
-    if rank() == 0:
-        Path(out).write_text(str(elapsed))
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    phases = emb.net_.phase_times_
+    Path(f"{out}.{rank()}").write_text(
+        f"{elapsed} {cpu} {phases['augment']} {phases['loss']}"
+    )
 
 
-def ddp_throughput(X: np.ndarray, n_procs: int) -> float:
+def ddp_run(X: np.ndarray, params: dict, n_procs: int, sync: str = "ddp") -> dict:
+    """Samples/s of a fit, and rank 0's seconds in augmentation and loss."""
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "time.txt")
-        run_local(_ddp_worker, n_procs, args=(X, out))
-        elapsed = float(Path(out).read_text())
-    return DDP_PARAMS["max_epochs"] * len(X) / elapsed
+        run_local(_ddp_worker, n_procs, args=(X, params, sync, out))
+        ranks = [
+            list(map(float, Path(f"{out}.{r}").read_text().split()))
+            for r in range(n_procs)
+        ]
+    samples = params["max_epochs"] * len(X)
+    elapsed, _, augment, loss = ranks[0]
+    return {
+        "samples/s": samples / elapsed,
+        # per CPU second of the busiest process: the wall throughput on cores
+        # of its own, up to the time spent waiting for each other
+        "samples/cpu-s": samples / max(r[1] for r in ranks),
+        "augment s": augment,
+        "loss s": loss,
+    }
+
+
+TRAIN_RESULTS = Path(__file__).parent / "results" / "parallel_training.md"
+
+
+def train_main(repeats: int) -> None:
+    """2 processes x 1 thread against 1 x 1: throughput and per-phase times."""
+    torch.set_num_threads(1)
+    pixels = fashion(4096).reshape(4096, -1).astype(np.float32) / 255
+    data = {"tabular": StandardScaler().fit_transform(pixels), "images": fashion()}
+    params = {"tabular": TABULAR_TRAIN_PARAMS, "images": IMAGE_PARAMS}
+    configs = [
+        ("tabular", 1, "ddp"),
+        ("tabular", 2, "ddp"),
+        ("tabular", 2, "manual"),
+        ("images", 1, "ddp"),
+        ("images", 2, "ddp"),
+    ]
+    runs: dict[tuple, list[dict]] = {}
+    for _ in range(repeats):  # interleaved: every configuration once per round
+        for kind, n_procs, sync in configs:
+            wait_for_quiet(10.0)
+            with LoadSampler() as load:
+                result = ddp_run(data[kind], params[kind], n_procs, sync)
+            result["runnable"] = load.mean
+            result["load1"] = os.getloadavg()[0]
+            runs.setdefault((kind, n_procs, sync), []).append(result)
+            print(kind, n_procs, sync, result, flush=True)
+
+    def med(key: tuple, field: str) -> float:
+        return statistics.median(r[field] for r in runs[key])
+
+    lines = [
+        "# Data-parallel training: 2 processes against 1, same global batch",
+        "",
+        f"Command: `python benchmarks/bench_parallel.py --part train --repeats "
+        f"{repeats}`",
+        "",
+        f"Machine: {os.cpu_count()} cores, torch {torch.__version__}, gloo on "
+        "loopback, 1 torch thread per process, fit time only (each process "
+        f"times its own fit). Medians of {repeats} interleaved repeats. The 2 "
+        "cores were shared with other engineers' tests and benchmarks while "
+        "this ran (load averages below): absolute numbers are noisy, and a "
+        "2-process run competes with that load for the same 2 cores.",
+        "",
+        "- tabular: 4096 Fashion-MNIST images read as rows of 784 "
+        "standardised pixel columns, MLP (1024, 1024), global batch 2048, 2 "
+        "epochs, SCARF views (donors gathered from the global batch).",
+        "- images: 2048 Fashion-MNIST images (28 x 28), default ResNet encoder "
+        "and image augmentations, global batch 512, 1 epoch.",
+        "- every process first fits once on two batches, untimed: the first "
+        "fit in a fresh process pays about 1.5 s of one-off costs.",
+        "",
+        "Throughput is measured two ways: samples per second of wall time "
+        "(what the shared machine gave), and samples per CPU second of the "
+        "busiest process (what each process had to compute; on cores of their "
+        "own, processes would run at about this rate, less the time they wait "
+        "for each other in collectives). Phase times are CPU seconds of rank "
+        "0's training thread in augmentation (`make_view`, both views, "
+        "collectives included) and loss (`get_loss`, all-reduce included).",
+        "",
+        "| data | processes | gradient sync | samples/s (wall) | vs 1 | "
+        "samples/cpu-s | vs 1 | rank 0 augment s | rank 0 loss s | "
+        "augment+loss vs 1 |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for kind, n_procs, sync in configs:
+        key = (kind, n_procs, sync)
+        one = (kind, 1, "ddp")
+        phases = med(key, "augment s") + med(key, "loss s")
+        phases_one = med(one, "augment s") + med(one, "loss s")
+        lines.append(
+            f"| {kind} | {n_procs} | {sync if n_procs > 1 else '-'} | "
+            f"{med(key, 'samples/s'):.0f} | "
+            f"{med(key, 'samples/s') / med(one, 'samples/s'):.2f}x | "
+            f"{med(key, 'samples/cpu-s'):.0f} | "
+            f"{med(key, 'samples/cpu-s') / med(one, 'samples/cpu-s'):.2f}x | "
+            f"{med(key, 'augment s'):.3f} | {med(key, 'loss s'):.3f} | "
+            f"{phases / phases_one:.2f}x |"
+        )
+    lines += [
+        "",
+        "Raw runs (samples/s, samples/cpu-s, rank 0's augmentation and loss "
+        "CPU seconds, mean "
+        "runnable tasks on the machine during the run, 1-minute load average "
+        "after it):",
+        "",
+    ]
+    for (kind, n_procs, sync), results in runs.items():
+        for r in results:
+            lines.append(
+                f"- {kind}, {n_procs} process(es), {sync}: "
+                f"{r['samples/s']:.0f} samples/s, "
+                f"{r['samples/cpu-s']:.0f} samples/cpu-s, "
+                f"augment {r['augment s']:.3f} s, "
+                f"loss {r['loss s']:.3f} s (runnable {r['runnable']:.1f}, "
+                f"load {r['load1']:.1f})"
+            )
+    TRAIN_RESULTS.write_text("\n".join(lines) + "\n")
+    print(TRAIN_RESULTS.read_text())
+
+
+MALLOC_RESULTS = Path(__file__).parent / "results" / "parallel_malloc.md"
+
+
+def _one_fit_usage() -> None:
+    """Print the CPU times and page faults of one search fit (second fit)."""
+    import resource
+
+    torch.set_num_threads(1)
+    X = digits()[:900]
+    RobustContrastiveEmbedder(**{**SEARCH_PARAMS, "max_epochs": 2}).fit(X)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    RobustContrastiveEmbedder(**SEARCH_PARAMS).fit(X)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        after.ru_utime - before.ru_utime,
+        after.ru_stime - before.ru_stime,
+        after.ru_minflt - before.ru_minflt,
+    )
+
+
+def malloc_main(repeats: int) -> None:
+    """One fit in a fresh process, with and without Dask's malloc setting."""
+    import subprocess
+    import sys
+
+    code = "import bench_parallel as b; b._one_fit_usage()"
+    rows = []
+    for _ in range(repeats):
+        for label, extra in [
+            ("unset", {}),
+            ("65536", {"MALLOC_TRIM_THRESHOLD_": "65536"}),
+        ]:
+            env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+            env.update(extra)
+            out = subprocess.run(
+                [sys.executable, "-c", code],
+                cwd=Path(__file__).parent,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            user, system, faults = float(out[0]), float(out[1]), int(out[2])
+            rows.append((label, user, system, faults, os.getloadavg()[0]))
+            print(rows[-1], flush=True)
+    lines = [
+        "# One search fit with and without MALLOC_TRIM_THRESHOLD_ "
+        "(Dask's nanny sets it)",
+        "",
+        "Command: `python benchmarks/bench_parallel.py --part malloc "
+        f"--repeats {repeats}`",
+        "",
+        "Each row: a fresh Python process fits the search's estimator once "
+        "untimed, then once more, measured with `resource.getrusage` (CPU "
+        "seconds and minor page faults are not inflated by other work on the "
+        "machine the way wall time is). Setting the variable at all switches "
+        "off glibc's adaptive mmap threshold, so every tensor over 128 KiB is "
+        "a fresh mmap, page-faulted in and unmapped when freed.",
+        "",
+        "| MALLOC_TRIM_THRESHOLD_ | user s | system s | minor page faults | "
+        "load average |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r[0]} | {r[1]:.2f} | {r[2]:.2f} | {r[3]} | {r[4]:.1f} |" for r in rows
+    ]
+    MALLOC_RESULTS.write_text("\n".join(lines) + "\n")
+    print(MALLOC_RESULTS.read_text())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--part",
+        choices=["search", "train", "malloc"],
+        default="search",
+        help="search: GridSearchCV with loky and Dask (parallel.md); train: "
+        "2-process training (parallel_training.md); malloc: one fit with and "
+        "without Dask's MALLOC_TRIM_THRESHOLD_ (parallel_malloc.md)",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=45.0,
+        help="seconds to wait at most, before each measurement, for the "
+        "machine to quieten",
+    )
     args = parser.parse_args()
+    if args.part == "train":
+        train_main(args.repeats)
+        return
+    if args.part == "malloc":
+        malloc_main(args.repeats)
+        return
     torch.set_num_threads(1)
     X = digits()
+    import dask
     import distributed
 
     times: dict[str, list[float]] = {}
 
     loads: dict[str, list[float]] = {}
+    best: dict[str, list[dict]] = {}
+    environ: dict[str, dict] = {}
 
     def timed(name: str, fn) -> None:
-        wait_for_quiet()
+        wait_for_quiet(args.quiet_wait)
         # runnable tasks on the whole machine (other engineers' work included)
         with LoadSampler() as load:
             value = fn()
         times.setdefault(name, []).append(value)
         loads.setdefault(name, []).append(load.mean)
-        print(f"{name}: {value:.2f} (runnable {load.mean:.1f})", flush=True)
+        best.setdefault(name, []).append(dict(BEST.get("last", {})))
+        print(
+            f"{name}: {value:.2f} (runnable {load.mean:.1f}, load "
+            f"{os.getloadavg()[0]:.1f}) best {BEST.get('last')}",
+            flush=True,
+        )
 
     # loky first, with no Dask cluster alive: its idle worker processes and
     # client threads took the second core from loky's workers (n_jobs=2 ran
@@ -169,33 +474,44 @@ def main() -> None:
     for _ in range(args.repeats):
         timed("search n_jobs=1, 1 thread", lambda: search(X, 1))
         timed("search n_jobs=2, 1 thread/worker", lambda: search(X, 2))
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    )
-    client = distributed.Client(cluster)
+    # the cluster without the malloc setting starts first: a nanny also sets
+    # pre-spawn-environ in os.environ of the process that runs it (here, this
+    # one), and later-spawned workers would inherit it
+    clusters, clients = {}, {}
+    for label, config in [("dask 2x1, fixed", DASK_TORCH_ENVIRON), ("dask 2x1", {})]:
+        with dask.config.set(config):
+            clusters[label] = distributed.LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+        clients[label] = distributed.Client(clusters[label], set_as_default=False)
+        environ[label] = clients[label].run(
+            lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")
+        )
     try:
-        with joblib.parallel_config(backend="dask"):
-            search(X[:200], n_jobs=-1)  # the Dask workers import everything
-            for _ in range(args.repeats):
-                timed("search dask 2x1", lambda: search(X, -1))
+        for client in clients.values():
+            with joblib.parallel_config(backend="dask", client=client):
+                search(X[:200], n_jobs=-1)  # the Dask workers import everything
+        for _ in range(args.repeats):
+            for label, client in clients.items():
+                with joblib.parallel_config(backend="dask", client=client):
+                    timed(f"search {label}", lambda: search(X, -1))
     finally:
-        client.close()
-        cluster.close()
-    for _ in range(args.repeats):
-        timed("train 1 process (samples/s)", lambda: ddp_throughput(X, 1))
-        timed("train 2 processes (samples/s)", lambda: ddp_throughput(X, 2))
+        for label in clients:
+            clients[label].close()
+            clusters[label].close()
 
     med = {name: statistics.median(values) for name, values in times.items()}
     base = med["search n_jobs=1, 1 thread"]
     par = med["search n_jobs=2, 1 thread/worker"]
     lines = [
-        "# Scaling out: parallel and Dask grid search, 2-process training",
+        "# Scaling out: parallel and Dask grid search",
         "",
-        f"Command: `python benchmarks/bench_parallel.py --repeats {args.repeats}`",
+        "Command: `python benchmarks/bench_parallel.py --repeats "
+        f"{args.repeats} --quiet-wait {args.quiet_wait:.0f}`",
         "",
         f"Machine: {os.cpu_count()} cores ({platform.processor() or 'cpu'}), "
         f"torch {torch.__version__}, joblib {joblib.__version__}, dask "
@@ -219,8 +535,12 @@ def main() -> None:
                 f"{base / value:.2f}x |"
             )
     dask = med["search dask 2x1"]
-    one = med["train 1 process (samples/s)"]
-    two = med["train 2 processes (samples/s)"]
+    fixed = med["search dask 2x1, fixed"]
+    same_best = {
+        name: all(b == best["search n_jobs=1, 1 thread"][0] for b in found)
+        for name, found in best.items()
+        if "cold" not in name
+    }
     lines += [
         "",
         f"**n_jobs=2 against n_jobs=1: {base / par:.2f}x** (target: at least "
@@ -230,36 +550,41 @@ def main() -> None:
         "times: a first search on 200 samples with a fresh pool took "
         f"{med['search n_jobs=2, cold start (X[:200])']:.2f} s.",
         "",
-        "## Dask backend against n_jobs=2",
+        "## Dask backend",
         "",
-        f"Dask (LocalCluster, 2 processes x 1 thread, loopback): {dask:.2f} s; "
-        f"n_jobs=2 (loky): {par:.2f} s; **Dask / loky wall time = "
-        f"{dask / par:.2f}**.",
+        "LocalCluster, 2 worker processes x 1 thread, loopback; both clusters "
+        "open side by side, searches interleaved.",
         "",
-        "## Data-parallel training: 2 processes against 1, same global batch",
+        f"- Dask's default worker environment (MALLOC_TRIM_THRESHOLD_ = "
+        f"{sorted(set(environ['dask 2x1'].values()))}): {dask:.2f} s, "
+        f"**{base / dask:.2f}x** n_jobs=1.",
+        f"- MALLOC_TRIM_THRESHOLD_ unset in the workers (values "
+        f"{sorted(set(environ['dask 2x1, fixed'].values()), key=str)}): "
+        f"{fixed:.2f} s, **{base / fixed:.2f}x** n_jobs=1 (target: at least "
+        f"1.5x); loky n_jobs=2: {par:.2f} s.",
+        f"- Same best parameters as n_jobs=1 in every search: {same_best} "
+        f"(n_jobs=1 found {best['search n_jobs=1, 1 thread'][0]}).",
         "",
-        f"DistributedEmbedder, MLP (1024, 1024), global batch "
-        f"{DDP_PARAMS['batch_size']}, {DDP_PARAMS['max_epochs']} epochs on "
-        "digits, gloo on loopback, 1 torch thread per process, fit time only.",
+        "Why: Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536 "
+        "(`distributed.nanny.pre-spawn-environ`). Setting that variable at all "
+        "switches off glibc's adaptive mmap threshold, so every tensor larger "
+        "than 128 KiB is a fresh mmap, page-faulted in and unmapped when "
+        "freed. One search fit measured alone (`resource.getrusage`, second "
+        "fit in a process): 1.5-1.9 s user and 0.00 s system time, 250 page "
+        "faults without the variable; 1.6-1.8 s user and 0.7 s system time, "
+        "320,000 page faults with it (`--part malloc`, parallel_malloc.md). "
+        "The nanny also writes the variable into "
+        "`os.environ` of the process that runs it, so worker pools started "
+        "later from that process (loky's, for `n_jobs=2`) inherit it, which "
+        "is why the earlier run saw loky slow down with a LocalCluster open.",
         "",
-        "| processes | samples/s |",
-        "| --- | ---: |",
-        f"| 1 | {one:.0f} |",
-        f"| 2 | {two:.0f} |",
-        "",
-        f"**Throughput ratio 2 processes / 1 = {two / one:.2f}x.**",
-        "",
-        "Each process embeds half of every view, but it also draws and augments "
-        "the whole global batch, computes the loss on all anchors, and runs "
-        "two collectives per batch-norm layer and view plus a gradient "
-        "all-reduce per step; on 2 shared cores that work does not shrink "
-        "with more processes, so the ratio stays below 2. On separate machines "
-        "or GPUs the encoder, not this overhead, dominates.",
+        "Data-parallel training: see `parallel_training.md` (`--part train`).",
         "",
         "Raw times (s, or samples/s), each with the mean number of runnable "
         "tasks on the machine while it ran (ours included; on 2 cores, more "
         "than our own 1 or 2 means other work competed for the cores). Each "
-        "measurement waited up to 45 s for the machine to quieten first:",
+        f"measurement waited up to {args.quiet_wait:.0f} s for the machine to "
+        "quieten first:",
         "",
     ]
     for name, values in times.items():

@@ -1,57 +1,98 @@
 """Data-parallel training of one model over several processes (torch.distributed).
 
-Every process of a ``torch.distributed`` group runs the same script on the same
-data; :class:`DistributedEmbedder` (a :class:`~rince_sklearn.RobustContrastiveEmbedder`
-whose skorch net is a :class:`DistributedContrastiveNet`) then trains one model
-on the global batch:
+Every process of a ``torch.distributed`` group runs the same script;
+:class:`DistributedEmbedder` (every process passes the same data) and
+:class:`ShardedEmbedder` (every process passes only its part) are
+:class:`~rince_sklearn.RobustContrastiveEmbedder` s whose skorch net is a
+:class:`DistributedContrastiveNet`. They train one model on global batches,
+and the work of each process shrinks as processes are added:
 
-1. Every process draws the same global batch (the shuffling generator is seeded
-   alike everywhere; rank 0's seed is broadcast) and makes the same two
-   augmented views of it, so the views are exactly those of a single-process
-   run, including batch-dependent augmentations such as SCARF's column draws.
-2. Each process embeds only its shard of each view (rows
-   ``tensor_split(range(B), world_size)[rank]``): the encoder and head, the
-   expensive part, are split across processes.
-3. :func:`gather_with_grad` concatenates the shards' projections from all
-   processes, in rank order, with gradients: every process computes the loss on
-   all ``2B`` anchors, so RINCE sees every process's negatives.
-4. Batch normalisation normalises over the global batch
-   (:class:`GatheredBatchNorm1d` and friends, which also work with the ``gloo``
-   backend on CPUs, unlike :class:`torch.nn.SyncBatchNorm`).
-5. Each process back-propagates ``loss / world_size``; the gather's backward
-   sums the gradients that all processes send to each shard, so every shard
-   receives the gradient of the global loss, and the parameter gradients,
-   summed over processes, are the single-process gradients (up to rounding).
-   Every process then takes the same optimiser step.
+1. **Batches.** The samples of all processes form one global data set
+   (process ``r`` owns a contiguous block of it). Every process draws the same
+   permutation of it and cuts the same global batches as a single process
+   would; each process loads only the samples of each batch that it owns
+   (:class:`ShardedBatchLoader`, whose :class:`BatchLayout` records where they
+   sit in the batch).
+2. **Views.** Each process augments only its own rows, with its own random
+   stream. Augmentations that need the whole batch implement
+   ``augment_shard`` and get what they need by a collective through a
+   :class:`BatchShard`: SCARF's donors come from the all-gathered raw batch,
+   :class:`~rince_sklearn.augment.GaussianNoise` scales by the global column
+   spread, :class:`~rince_sklearn.augment.RandomChoice` makes one choice per
+   global batch. ``noise_rate``'s pairing is drawn over the global batch from a
+   stream shared by all processes.
+3. **Embedding.** Each process embeds its rows through
+   :class:`~torch.nn.parallel.DistributedDataParallel`; batch normalisation
+   uses the global batch's statistics (:class:`GatheredBatchNorm1d` and
+   friends: one all-reduce of per-channel sums, also on ``gloo``, unlike
+   :class:`torch.nn.SyncBatchNorm`).
+4. **Loss.** :func:`gather_with_grad` collects every process's projections
+   (put back in batch order); each process computes the loss of its own
+   anchors only against all of them (the criterion's ``anchor_losses``, for
+   example :func:`~rince_sklearn.losses.rince_anchors`), divided by ``2B``.
+   These shares add up to the global-batch loss, and loss work per process is
+   about ``1 / world_size`` of it. A criterion without ``anchor_losses`` is
+   computed whole on every process, which then takes ``1 / world_size`` of it.
+5. **Gradients.** The gather's backward sums what all processes' shares send
+   to each process's rows, and DDP, with a communication hook that sums
+   instead of averaging, adds up the parameter gradients while the backward
+   pass runs. Every process takes the same optimiser step with the gradient
+   of the global-batch loss (``tests/test_distributed.py`` checks the loss and
+   gradients of a step against one process to 1e-5 with 2 ``gloo``
+   processes).
 
-The result equals single-process training on the global batch: the same loss
-and gradients at every step (``tests/test_distributed.py`` checks both to 1e-5
-with 2 processes on the ``gloo`` backend, and that a short training run matches).
-Exceptions: dropout masks come from each process's own random stream, and
-graph batches (which are not row-sliced tensors) are not supported yet.
+The net changes only documented hooks (skorch's ``initialize_module``,
+``on_train_begin``, ``on_train_end``, ``get_iterator``, ``get_loss``,
+``on_batch_end``, ``on_grad_computed``, and the parent's ``make_view`` and
+``forward_view``); the parent's training step and backward pass run
+unchanged.
 
-Why directly, and not through skorch's ``AccelerateMixin``
------------------------------------------------------------
-skorch's accelerate integration wraps the module in
-:class:`~torch.nn.parallel.DistributedDataParallel` and shards the data with
-its own data loader. That does not fit contrastive training: (a) each step runs
-the module twice (two views) before one backward, which DDP's gradient
-bucketing rejects unless the graph is declared static; (b) the loss must see
-the other processes' embeddings, which DDP does not provide (it only averages
-gradients), and averaging the gradients of per-process losses computed on local
-negatives is *not* the global-batch loss; (c) a per-process sampler would shard
-the samples before augmentation, so batch-dependent augmentations and
-``noise_rate``'s pairing would differ from a single-process run; and (d) it adds
-``accelerate`` as a dependency. Doing it directly takes three collectives
-(gather with gradients, a gradient all-reduce, broadcasts at the start) in
-plain torch, keeps skorch's training loop and callbacks, and gives
-single-process results exactly.
+Equivalence with one process. Without augmentation (or with a deterministic
+one) a run equals single-process training on the global batch, noisy pairing
+and batch normalisation included, up to float rounding. With random
+augmentations the views come from per-process streams: they have the
+single-process distribution but not its values, so the model differs from a
+single-process run with the same seed (it is reproducible for a given number
+of processes). Also different: image augmentations keep each view within the
+range of the process's own rows, not the global batch's (the same whenever
+the rows hold black and white pixels), and dropout masks come from each
+process's stream. With :class:`ShardedEmbedder` and parts that are the
+blocks of :func:`shard_sizes`, the model equals :class:`DistributedEmbedder`'s
+on the whole data.
+
+Why DistributedDataParallel, with a summing hook
+--------------------------------------------------
+Each process's loss is its share of the global loss, so the parameter
+gradients must be summed over processes, not averaged as DDP does by default;
+a communication hook that sums (``_sum_gradient_buckets``) does it
+without rescaling the loss. DDP is used rather than one all-reduce after the
+backward pass (:func:`sum_gradients`, still available as
+``gradient_sync = "manual"``) because it overlaps the all-reduce of gradient
+buckets with the rest of the backward pass. Measured on the 2-core CPU
+development machine (``benchmarks/results/parallel_training.md``, MLP
+(1024, 1024), global batch 2048, 2 processes, gloo, medians of 3
+interleaved runs on cores shared with other work, load average about 17):
+DDP reached 1.69x and the manual all-reduce 1.81x the samples per CPU second
+of one process (wall time: 1.06x and 1.82x, too noisy to rank). On 2 shared
+CPU cores the overlap cannot pay, since gloo's communication threads compete
+with the backward pass for the same cores, and DDP's bucket copies cost about
+7%. DDP stays the default because its overlap is what pays where the
+communication has its own resources (NCCL on GPUs, more cores than
+processes); on small CPU machines a subclass can set ``gradient_sync =
+"manual"``. The
+two views are two forward passes through the DDP module before one backward
+pass, which DDP accepts as the graph is the same each step and every
+parameter is used. skorch's ``AccelerateMixin`` (DDP plus accelerate's data
+loader) is not used: its loader shards the data by samples without the
+global batch layout that the gathered loss, the batch-wide augmentations and
+the noisy pairing need, and it would add ``accelerate`` as a dependency.
 
 Usage: launch one process per device, for example with ``torchrun``::
 
     torchrun --nproc-per-node 2 train.py
 
-where ``train.py`` initialises the group and fits as usual::
+where ``train.py`` initialises the group and fits as usual (see the scaling
+guide for several machines and per-process data)::
 
     import torch.distributed as dist
     from rince_sklearn.distributed import DistributedEmbedder
@@ -69,7 +110,7 @@ everything here behaves exactly like the single-process classes.
 
 from __future__ import annotations
 
-import contextvars
+import inspect
 import os
 import socket
 import tempfile
@@ -79,13 +120,17 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from skorch.dataset import unpack_data
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from ._net import ContrastiveNet
+from .augment import call_augmentation_shard
+from .batching import BatchSource, batch_bounds
 from .estimator import RobustContrastiveEmbedder
 
 __all__ = [
+    "BatchLayout",
+    "BatchShard",
     "DistributedContrastiveNet",
     "DistributedEmbedder",
     "GatheredBatchNorm1d",
@@ -96,6 +141,8 @@ __all__ = [
     "rank",
     "run_local",
     "shard_sizes",
+    "ShardedBatchLoader",
+    "ShardedEmbedder",
     "sum_gradients",
     "world_size",
 ]
@@ -323,32 +370,75 @@ def sum_gradients(parameters: Any, group: Any = None) -> None:
 
 
 # -- batch normalisation over the global batch ---------------------------------------
-#: shard sizes of the forward pass in progress, set by DistributedContrastiveNet
-_SHARD_SIZES: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "rince_sklearn_shard_sizes", default=None
-)
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over all processes whose backward sums the gradients too.
+
+    Every process's loss depends on the sum, hence on every process's part of
+    it: the gradient that reaches this process's part is the sum of all
+    processes' gradients with respect to the sum.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, group: Any) -> Tensor:  # type: ignore[override]
+        ctx.group = group
+        total = x.clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        total = grad.contiguous().clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=ctx.group)
+        return total, None
 
 
 class _GatheredBatchNorm:
     """Batch normalisation whose training statistics span all processes.
 
-    In training mode with a process group, the rows of all processes are
-    gathered (with gradients), normalised together exactly as a single process
-    would normalise the global batch (the running statistics too), and this
-    process's rows are returned. Otherwise it is the plain batch norm.
+    In training mode with a process group, each process computes its rows'
+    per-channel mean and variance, one all-reduce of ``2C + 1`` numbers (in
+    float64) gives the global batch's mean and (biased) variance, and each
+    process normalises its own rows with them, as a single process would
+    normalise the global batch; the running statistics are updated alike on
+    every process. The backward pass needs one more all-reduce of ``2C + 1``
+    numbers. Otherwise it is the plain batch norm.
     """
 
     def forward(self, input: Tensor) -> Tensor:
         """Normalise ``input`` over the global batch in training mode."""
         if not (self.training and world_size() > 1):
             return super().forward(input)  # type: ignore[misc]
-        sizes = _SHARD_SIZES.get()
-        if sizes is None or sizes[rank()] != input.shape[0]:
-            sizes = _all_sizes(input.shape[0])
-        full = gather_with_grad(input, sizes)  # (sum(sizes), C, ...)
-        out = super().forward(full)  # type: ignore[misc]
-        start = sum(sizes[: rank()])
-        return out[start : start + input.shape[0]]
+        bn: Any = self
+        dims = [0, *range(2, input.ndim)]  # every axis but the channels
+        c = input.shape[1]
+        n_local = input.numel() // c
+        # this process's statistics (fused, stable), then the global ones from
+        # per-channel sums in float64: n_r * mean_r and n_r * (var_r + mean_r^2)
+        var_r, mean_r = torch.var_mean(input, dims, correction=0)  # (C,) each
+        mean_r, var_r = mean_r.double(), var_r.double()
+        count = mean_r.new_tensor([float(n_local)])
+        local = torch.cat([n_local * mean_r, n_local * (var_r + mean_r**2), count])
+        total = _AllReduceSum.apply(local.to(_comm_device()), None).to(input.device)
+        n = float(total[-1].detach())
+        mean = total[:c] / n  # (C,) float64
+        var = (total[c : 2 * c] / n - mean * mean).clamp(min=0)  # (C,) biased
+        shape = [1, c] + [1] * (input.ndim - 2)
+        out = (input - mean.to(input.dtype).view(shape)) * torch.rsqrt(var + bn.eps).to(
+            input.dtype
+        ).view(shape)
+        if bn.affine:
+            out = out * bn.weight.view(shape) + bn.bias.view(shape)
+        if bn.track_running_stats:
+            with torch.no_grad():
+                bn.num_batches_tracked += 1
+                if bn.momentum is None:  # cumulative moving average
+                    factor = 1.0 / float(bn.num_batches_tracked)
+                else:
+                    factor = bn.momentum
+                unbiased = var * (n / max(n - 1.0, 1.0))
+                bn.running_mean.mul_(1 - factor).add_(factor * mean.to(input.dtype))
+                bn.running_var.mul_(1 - factor).add_(factor * unbiased.to(input.dtype))
+        return out
 
 
 class GatheredBatchNorm1d(_GatheredBatchNorm, nn.BatchNorm1d):
@@ -432,13 +522,264 @@ def convert_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
+# -- one process's part of a global batch --------------------------------------------
+def _gather_rows(x: Tensor, sizes: Sequence[int], group: Any = None) -> Tensor:
+    """All-gather rows of different counts along dim 0, without gradients."""
+    with torch.no_grad():
+        return _GatherWithGrad.apply(x, [int(s) for s in sizes], group)
+
+
+class BatchShard:
+    """Where this process's rows sit in a global training batch.
+
+    Augmentations whose views depend on the whole batch receive it in
+    ``augment_shard(batch, shard, generator)`` (see
+    :func:`~rince_sklearn.augment.call_augmentation_shard`) and use it to read
+    from the other processes.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Rows of the global batch held by each process, in rank order.
+    rank : int, default=None
+        This process's rank (None: read from the process group).
+    generator : torch.Generator, default=None
+        A random stream in the same state on every process, for decisions
+        that must be the same for the whole batch.
+    group : ProcessGroup, default=None
+        The group (None: the default group).
+
+    Examples
+    --------
+    Without a process group, the shard is the whole batch:
+
+    >>> import torch
+    >>> shard = BatchShard([4])
+    >>> shard.n_global, shard.gather(torch.ones(4, 2)).shape
+    (4, torch.Size([4, 2]))
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        rank: int | None = None,
+        generator: torch.Generator | None = None,
+        group: Any = None,
+    ) -> None:
+        self.sizes = [int(s) for s in sizes]
+        if rank is None:
+            rank = dist.get_rank(group) if world_size(group) > 1 else 0
+        self.rank = rank
+        self.generator = generator
+        self.group = group
+
+    @property
+    def n_global(self) -> int:
+        """Rows in the global batch."""
+        return sum(self.sizes)
+
+    def gather(self, x: Tensor) -> Tensor:
+        """Return every process's ``x`` concatenated along dim 0 (no gradients)."""
+        if world_size(self.group) == 1:
+            return x
+        return _gather_rows(x, self.sizes, self.group)
+
+    def sum(self, x: Tensor) -> Tensor:
+        """Return the sum of every process's ``x`` (a new tensor)."""
+        total = x.clone()
+        if world_size(self.group) > 1:
+            dist.all_reduce(total, op=dist.ReduceOp.SUM, group=self.group)
+        return total
+
+
+class BatchLayout:
+    """Which process holds which rows of one global batch.
+
+    Parameters
+    ----------
+    owner : LongTensor of shape (B,)
+        The rank that holds each row of the global batch (in batch order).
+    n_procs : int
+        Number of processes.
+    rank : int
+        This process's rank.
+
+    Attributes
+    ----------
+    sizes : list of int
+        Rows held by each process; the gathered rows come in rank order.
+    to_batch_order : LongTensor of shape (B,)
+        ``gathered[to_batch_order]`` puts gathered rows back in batch order.
+    local_rows : LongTensor of shape (sizes[rank],)
+        Positions of this process's rows in the global batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> layout = BatchLayout(torch.tensor([1, 0, 1, 0, 0]), n_procs=2, rank=1)
+    >>> layout.sizes, layout.local_rows.tolist(), layout.to_batch_order.tolist()
+    ([3, 2], [0, 2], [3, 0, 4, 1, 2])
+    """
+
+    def __init__(self, owner: Tensor, n_procs: int, rank: int) -> None:
+        self.sizes = torch.bincount(owner, minlength=n_procs).tolist()
+        # gathered row k is batch row gathered_order[k]: rank 0's rows first,
+        # each process's rows in batch order
+        gathered_order = torch.argsort(owner, stable=True)  # (B,)
+        self.to_batch_order = torch.argsort(gathered_order)  # (B,)
+        self.local_rows = torch.nonzero(owner == rank).squeeze(1)  # (b_r,)
+
+
+class ShardedBatchLoader:
+    """Global batches, of which this process loads only its own rows.
+
+    The samples of all processes form one global data set: process 0's
+    ``part_sizes[0]`` samples, then process 1's, and so on. Every pass draws
+    one permutation of it (``generator`` is in the same state on every
+    process) and cuts it into global batches exactly as
+    :class:`~rince_sklearn.batching.BatchLoader` does in a single process;
+    each process then takes from ``dataset`` only the samples of each batch
+    that it owns, and :attr:`layout` tells where they sit in the batch.
+
+    Parameters
+    ----------
+    dataset : BatchSource
+        The samples this process can read: its own part (``offset`` = the
+        first global index it owns), or all samples (``offset=0``).
+    batch_size : int
+        Global batch size.
+    part_sizes : sequence of int
+        Samples owned by each process, in rank order.
+    rank : int
+        This process's rank.
+    offset : int
+        Global index of ``dataset``'s first sample.
+    generator : torch.Generator, default=None
+        Source of the permutations; the same state on every process.
+    drop_last : bool, default=False
+        Leave out the last incomplete global batch (with fewer samples than
+        ``batch_size`` in all, the one batch is all of them).
+
+    Yields
+    ------
+    batch, None
+        This process's rows of the next global batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.batching import TensorSource
+    >>> part = TensorSource(torch.arange(10.0, 16.0)[:, None])  # samples 10..15
+    >>> shuffle = torch.Generator().manual_seed(0)  # the same on every process
+    >>> loader = ShardedBatchLoader(part, batch_size=8, part_sizes=[10, 6], rank=1,
+    ...                             offset=10, generator=shuffle)
+    >>> [(batch.ravel().tolist(), loader.layout.sizes) for batch, _ in loader]
+    [([12.0, 10.0, 11.0, 13.0], [4, 4]), ([14.0, 15.0], [6, 2])]
+    """
+
+    def __init__(
+        self,
+        dataset: BatchSource,
+        batch_size: int,
+        part_sizes: Sequence[int],
+        rank: int,
+        offset: int,
+        generator: torch.Generator | None = None,
+        drop_last: bool = False,
+    ) -> None:
+        self.dataset = dataset
+        self.drop_last = drop_last
+        self.batch_size = batch_size
+        self.part_sizes = [int(s) for s in part_sizes]
+        self.rank = rank
+        self.offset = offset
+        self.generator = generator
+        self.layout: BatchLayout | None = None
+
+    def _bounds(self) -> list[tuple[int, int]]:
+        n, size = sum(self.part_sizes), self.batch_size
+        if self.drop_last and n >= size:
+            return [(start, start + size) for start in range(0, n - size + 1, size)]
+        return batch_bounds(n, size)
+
+    def __len__(self) -> int:
+        return len(self._bounds())
+
+    def __iter__(self):
+        n = sum(self.part_sizes)
+        order = torch.randperm(n, generator=self.generator)  # as BatchLoader
+        ends = torch.cumsum(torch.tensor(self.part_sizes), 0)  # (W,)
+        for start, stop in self._bounds():
+            ids = order[start:stop]  # (B,) global sample ids, batch order
+            owner = torch.bucketize(ids, ends, right=True)  # (B,)
+            self.layout = BatchLayout(owner, len(self.part_sizes), self.rank)
+            local = ids[self.layout.local_rows] - self.offset  # (b_r,)
+            yield self.dataset.take(local), None
+        self.layout = None
+
+
+#: DDP's switch for broadcasting buffers at every forward pass (renamed in torch 2.13)
+_NO_BUFFER_SYNC = (
+    {"forward_sync_buffers": False}
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+    else {"broadcast_buffers": False}
+)
+
+
+class _TrainingGroup:
+    """One training run's view of the process group.
+
+    A plain object, so that skorch does not register the DDP wrapper as one of
+    the net's modules.
+    """
+
+    def __init__(
+        self,
+        parts: list[int],
+        offset: int,
+        ddp: DistributedDataParallel | None,
+    ) -> None:
+        self.parts, self.offset, self.ddp = parts, offset, ddp
+
+
+def _sum_gradient_buckets(process_group, bucket):  # type: ignore[no-untyped-def]
+    """DDP communication hook: sum the gradients (DDP's default averages).
+
+    Not annotated: DDP checks a hook's annotations against its own classes, and
+    postponed (string) annotations fail that check.
+    """
+    work = dist.all_reduce(bucket.buffer(), group=process_group, async_op=True)
+    return work.get_future().then(lambda fut: fut.value()[0])
+
+
 # -- the skorch net and the estimator -------------------------------------------------
 class DistributedContrastiveNet(ContrastiveNet):
     """:class:`~rince_sklearn._net.ContrastiveNet` trained over a process group.
 
-    Takes the same parameters. Every process must hold the same data; see the
-    module documentation for what happens in a step. Without a process group it
-    trains exactly like its parent. :class:`DistributedEmbedder` builds it.
+    See the module documentation for what happens in a step. Without a process
+    group (or with one process) it trains exactly like its parent.
+    :class:`DistributedEmbedder` and :class:`ShardedEmbedder` build it.
+
+    It changes only documented skorch hooks and the parent's own hooks:
+    ``initialize_module`` (rank 0's seed, gathered batch norms, this process's
+    augmentation stream), ``on_train_begin`` / ``on_train_end`` (the global
+    data set's layout, the :class:`~torch.nn.parallel.DistributedDataParallel`
+    wrapper), ``get_iterator`` (:class:`ShardedBatchLoader`), ``make_view``
+    (augment this process's rows), ``forward_view`` (embed them, gather all
+    projections) and ``get_loss`` (this process's anchors). The parent's
+    training step and backward pass run unchanged.
+
+    Parameters
+    ----------
+    *args
+        As for :class:`~rince_sklearn._net.ContrastiveNet`.
+    data : {"replicated", "sharded"}, default="replicated"
+        ``"replicated"``: every process was given the same data and owns the
+        contiguous block ``shard_sizes(n, world_size)[rank]`` of it;
+        ``"sharded"``: every process was given only its own part, and the
+        global data set is the parts in rank order.
+    **kwargs
+        As for :class:`~rince_sklearn._net.ContrastiveNet`.
 
     Examples
     --------
@@ -449,80 +790,191 @@ class DistributedContrastiveNet(ContrastiveNet):
     'DistributedContrastiveNet'
     """
 
+    #: how gradients are summed over processes: "ddp" (DistributedDataParallel
+    #: with a summing communication hook) or "manual" (one all-reduce after the
+    #: backward pass, in ``on_grad_computed``); see the module documentation
+    gradient_sync = "ddp"
+
+    def __init__(self, *args: Any, data: str = "replicated", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.data = data
+
+    # -- set-up -------------------------------------------------------------------
     def initialize_module(self) -> DistributedContrastiveNet:
-        """Build the module (with rank 0's seed) and gather its batch norms."""
+        """Build the module (with rank 0's seed), gather its batch norms."""
         if world_size() > 1:
             seed = torch.tensor([self.seed], dtype=torch.int64, device=_comm_device())
             dist.broadcast(seed, src=0)
             self.seed = int(seed)
         super().initialize_module()
         convert_batchnorm(self.module_)
+        # this process's own stream for augmenting its rows; augment_rng_
+        # stays the same on every process (noisy pairing, shared choices)
+        self.shard_rng_ = torch.Generator(device=torch.device(self.device))
+        self.shard_rng_.manual_seed(self.seed + 1 + 7919 * (rank() + 1))
+        self._group: _TrainingGroup | None = None
+        self._loader: ShardedBatchLoader | None = None
         return self
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_group", None)  # holds the process group: not picklable
+        state.pop("_loader", None)
+        rng = state.pop("shard_rng_", None)
+        if rng is not None:
+            state["_shard_rng_state"] = rng.get_state()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        rng_state = state.pop("_shard_rng_state", None)
+        super().__setstate__(state)
+        self._group, self._loader = None, None
+        if rng_state is not None:
+            self.shard_rng_ = torch.Generator(device=self.device)
+            self.shard_rng_.set_state(rng_state)
+
     def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any):
-        """Check that all processes hold the same number of samples; sync weights."""
+        """Lay out the global data set; wrap the module for gradient summing."""
         super().on_train_begin(net, X=X, y=y, **kwargs)
-        if world_size() == 1:
+        n_procs = world_size()
+        if n_procs == 1:
             return
         lengths = _all_sizes(len(X))
-        if len(set(lengths)) != 1:
+        if self.data == "replicated":
+            if len(set(lengths)) != 1:
+                raise ValueError(
+                    "Every process must pass the same data to fit; got "
+                    f"{lengths} samples on ranks 0..{len(lengths) - 1}. To give "
+                    "each process only its part, use ShardedEmbedder."
+                )
+            parts, offset = shard_sizes(lengths[0], n_procs), 0
+        elif self.data == "sharded":
+            parts, offset = lengths, sum(lengths[: rank()])
+        else:
             raise ValueError(
-                "Every process must pass the same data to fit; got "
-                f"{lengths} samples on ranks 0..{len(lengths) - 1}."
+                f"data must be 'replicated' or 'sharded', got {self.data!r}."
             )
-        for tensor in self.module_.state_dict().values():
-            dist.broadcast(tensor, src=0)  # identical already; guards against drift
+        ddp = None
+        if self.gradient_sync == "ddp":
+            # broadcasts rank 0's parameters and buffers; the batch norms keep
+            # identical running statistics on every process, so buffers are
+            # not broadcast again at every forward pass
+            ddp = DistributedDataParallel(self.module_, **_NO_BUFFER_SYNC)
+            ddp.register_comm_hook(None, _sum_gradient_buckets)
+        else:
+            for tensor in self.module_.state_dict().values():
+                dist.broadcast(tensor, src=0)
+        self._group = _TrainingGroup(parts, offset, ddp)
+
+    def on_train_end(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any):
+        """Drop the wrapper (it holds the process group)."""
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        self._group, self._loader = None, None
+
+    def get_iterator(self, dataset: Any, training: bool = False) -> Any:
+        """Training: a :class:`ShardedBatchLoader` over the global data set."""
+        loader = super().get_iterator(dataset, training=training)
+        if world_size() == 1 or not training or self._group is None:
+            return loader
+        self._loader = ShardedBatchLoader(
+            dataset,
+            batch_size=self.batch_size,
+            part_sizes=self._group.parts,
+            rank=rank(),
+            offset=self._group.offset,
+            generator=self.shuffle_rng_,
+            # the same batches as the parent's loader would cut
+            drop_last=getattr(loader, "drop_last", False),
+        )
+        return self._loader
+
+    # -- one step -------------------------------------------------------------------
+    def _layout(self) -> BatchLayout | None:
+        if world_size() == 1 or self._loader is None:
+            return None
+        return self._loader.layout
+
+    def make_view(self, batch: Any) -> Any:
+        """Augment this process's rows (batch-wide draws through a collective)."""
+        layout = self._layout()
+        if layout is None or self.augmentation is None:
+            return super().make_view(batch)
+        shard = BatchShard(layout.sizes, rank(), generator=self.augment_rng_)
+        return call_augmentation_shard(self.augmentation, batch, shard, self.shard_rng_)
 
     def forward_view(self, view: Any) -> Tensor:
-        """Embed this process's shard of ``view``; gather all shards' projections."""
-        n_procs = world_size()
-        if n_procs == 1:
+        """Embed this process's rows; return all projections in batch order."""
+        layout = self._layout()
+        if layout is None:
             return super().forward_view(view)
-        if not isinstance(view, Tensor):
-            raise TypeError(
-                "Distributed training shards batches by rows and needs tensor "
-                f"batches (tabular or image data), got {type(view).__name__}."
-            )
-        sizes = shard_sizes(view.shape[0], n_procs)
-        if min(sizes) < 1:
-            raise ValueError(
-                f"A batch of {view.shape[0]} samples cannot be split over "
-                f"{n_procs} processes: use batch_size >= {n_procs}."
-            )
-        start = sum(sizes[: rank()])
-        token = _SHARD_SIZES.set(sizes)
-        try:
-            local = self.module_(view[start : start + sizes[rank()]])  # (b_r, P)
-        finally:
-            _SHARD_SIZES.reset(token)
-        return gather_with_grad(local, sizes)  # (B, projection_dim)
+        ddp = self._group.ddp if self._group is not None else None
+        module = ddp if ddp is not None else self.module_
+        local = module(view)  # (b_r, projection_dim)
+        gathered = gather_with_grad(local, layout.sizes)  # (B, P), rank order
+        return gathered[layout.to_batch_order.to(gathered.device)]  # batch order
 
-    def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
-        """One step on the global batch: loss on all anchors, summed gradients."""
-        n_procs = world_size()
-        if n_procs == 1:
-            return super().train_step_single(batch, **fit_params)
-        self._set_training(True)
-        X, _ = unpack_data(batch)
-        z1, z2 = self.project_views(X, training=True)  # (B, P) each, all ranks
-        loss = self.get_loss((z1, z2), None, X=X, training=True)
-        # every process holds the same global loss: the gathers' backward sums
-        # n_procs copies of its gradient, hence the division
-        (loss / n_procs).backward()
-        sum_gradients(self.module_.parameters())
-        return {"loss": loss, "y_pred": z1}
+    def get_loss(
+        self, y_pred: Any, y_true: Any = None, X: Any = None, training: bool = False
+    ) -> Tensor:
+        """Return the global-batch loss; its gradient is this process's share.
+
+        With a criterion that has ``anchor_losses(z1, z2, anchors)`` (the
+        package's losses), the share is the sum of this process's anchors'
+        losses over ``2B``; other criteria are computed whole on every process
+        and each takes ``1 / world_size`` of it. The shares add up to the
+        global loss, so the summed gradients are its gradients. The value
+        returned is the global loss (one all-reduce of a scalar), the same on
+        every process, for the history and the divergence check.
+        """
+        layout = self._layout()
+        if layout is None or not training:
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        z1, z2 = y_pred  # (B, P) each, all processes' rows in batch order
+        anchor_losses = getattr(self.criterion_, "anchor_losses", None)
+        if anchor_losses is not None:
+            n = z1.shape[0]
+            local = layout.local_rows.to(z1.device)  # (b_r,)
+            anchors = torch.cat([local, local + n])  # (2 b_r,) both views
+            share = anchor_losses(z1, z2, anchors).sum() / (2 * n)
+        else:
+            whole = super().get_loss(y_pred, y_true, X=X, training=training)
+            share = whole / world_size()
+        total = share.detach().to(_comm_device(), torch.float32, copy=True)
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        total = total.to(share)
+        return share + (total - share).detach()
+
+    def on_batch_end(
+        self, net: Any, batch: Any = None, training: bool = False, **kwargs: Any
+    ) -> None:
+        """Record the global batch size; check the (global) loss for divergence.
+
+        The epoch's loss is then averaged over batches as in one process.
+        """
+        layout = self._layout() if training else None
+        if layout is not None:
+            self.history.record_batch("train_batch_size", sum(layout.sizes))
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+
+    def on_grad_computed(self, net: Any, named_parameters: Any, **kwargs: Any):
+        """With ``gradient_sync="manual"``: sum the gradients over processes."""
+        super().on_grad_computed(net, named_parameters, **kwargs)
+        if self.gradient_sync == "manual" and self._layout() is not None:
+            sum_gradients(self.module_.parameters())
 
 
 class DistributedEmbedder(RobustContrastiveEmbedder):
     """:class:`~rince_sklearn.RobustContrastiveEmbedder` trained data-parallel.
 
-    Same parameters, methods and fitted attributes. Run one copy per process of
-    an initialised ``torch.distributed`` group, each with the same ``X``:
+    Same parameters, methods and fitted attributes. Run one copy per process
+    of an initialised ``torch.distributed`` group, each with the same ``X``:
     ``fit`` (and ``partial_fit``) then train one model on global batches of
-    ``batch_size`` samples, each process embedding ``batch_size / world_size``
-    of them, with the same result as a single process (see
-    :mod:`rince_sklearn.distributed`). Every process ends with the same model;
-    ``transform`` runs locally. Without a process group it is a plain
+    ``batch_size`` samples; each process loads, augments and embeds only the
+    samples of each batch in its own block of ``X`` (block ``rank`` of
+    :func:`shard_sizes`), and computes the loss of their anchors against the
+    projections of all processes (see :mod:`rince_sklearn.distributed`).
+    Every process ends with the same model; ``transform`` runs locally.
+    Without a process group it is a plain
     :class:`~rince_sklearn.RobustContrastiveEmbedder`. A saved model loads with
     :meth:`RobustContrastiveEmbedder.load`.
 
@@ -531,6 +983,7 @@ class DistributedEmbedder(RobustContrastiveEmbedder):
 
     See Also
     --------
+    ShardedEmbedder : Each process passes only its part of the data.
     run_local : Start a process group on this machine.
 
     Examples
@@ -543,6 +996,56 @@ class DistributedEmbedder(RobustContrastiveEmbedder):
     """
 
     _net_class = DistributedContrastiveNet
+    #: what each process passes to ``fit``: the same data, or its own part
+    _data = "replicated"
+
+    def _initialize_training(self, modality: Any, source: BatchSource) -> None:
+        """As the parent; the batch size is capped by the global data set."""
+        lengths = [len(source)] * world_size()
+        if self._data == "sharded" and world_size() > 1:
+            lengths = _all_sizes(len(source))
+            if min(lengths) < 2:
+                raise ValueError(
+                    "Every process must hold at least 2 samples; got "
+                    f"{lengths} samples on ranks 0..{len(lengths) - 1}."
+                )
+        super()._initialize_training(modality, source)
+        self.net_.data = self._data
+        n_global = sum(lengths) if self._data == "sharded" else len(source)
+        self.batch_size_ = self.net_.batch_size = min(self.batch_size, n_global)
+
+
+class ShardedEmbedder(DistributedEmbedder):
+    """:class:`DistributedEmbedder` where each process passes only its part of ``X``.
+
+    Same parameters, methods and fitted attributes. Process ``r`` calls
+    ``fit(X_r)`` with its own samples; the global data set is ``X_0``,
+    ``X_1``, ... in rank order, and every process trains the same model on
+    global batches of ``batch_size`` drawn from it, loading, augmenting and
+    embedding only its own samples. When the parts are the blocks
+    ``X[a_r:b_r]`` with sizes :func:`shard_sizes` ``(len(X), world_size)``,
+    the model equals that of :class:`DistributedEmbedder` fitted with the whole
+    ``X`` in every process; other parts train an equally valid model on the
+    data in another order. No process ever holds another's samples: what the
+    augmentations need from the rest of the batch comes by collectives.
+
+    Each part needs at least 2 samples. Without a process group it is a plain
+    :class:`~rince_sklearn.RobustContrastiveEmbedder`.
+
+    See Also
+    --------
+    DistributedEmbedder : Every process passes the same data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(64, 5))
+    >>> part = X[np.arange(len(X)) % world_size() == rank()]  # this process's
+    >>> ShardedEmbedder(embedding_dim=4, max_epochs=2).fit(part).transform(X).shape
+    (64, 4)
+    """
+
+    _data = "sharded"
 
 
 # -- a local launcher -----------------------------------------------------------------

@@ -34,7 +34,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["InfoNCELoss", "RINCELoss", "info_nce", "rince"]
+__all__ = [
+    "InfoNCELoss",
+    "RINCELoss",
+    "info_nce",
+    "info_nce_anchors",
+    "rince",
+    "rince_anchors",
+]
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -209,6 +216,10 @@ class InfoNCELoss(nn.Module):
         """Return the mean loss over the ``2N`` anchors of ``(z1, z2)``."""
         return info_nce(z1, z2, temperature=self.temperature)
 
+    def anchor_losses(self, z1: Tensor, z2: Tensor, anchors: Tensor) -> Tensor:
+        """Return the losses of the ``anchors`` only; see :func:`info_nce_anchors`."""
+        return info_nce_anchors(z1, z2, anchors, temperature=self.temperature)
+
     def extra_repr(self) -> str:  # noqa: D102
         return f"temperature={self.temperature}"
 
@@ -259,5 +270,130 @@ class RINCELoss(nn.Module):
         """Return the mean loss over the ``2N`` anchors of ``(z1, z2)``."""
         return rince(z1, z2, q=self.q, lam=self.lam, temperature=self.temperature)
 
+    def anchor_losses(self, z1: Tensor, z2: Tensor, anchors: Tensor) -> Tensor:
+        """Return the losses of the ``anchors`` only; see :func:`rince_anchors`."""
+        return rince_anchors(
+            z1, z2, anchors, q=self.q, lam=self.lam, temperature=self.temperature
+        )
+
     def extra_repr(self) -> str:  # noqa: D102
         return f"q={self.q}, lam={self.lam}, temperature={self.temperature}"
+
+
+# -- the losses of some anchors (one process's share of a gathered batch) ---------
+def _some_anchor_scores(
+    z1: Tensor, z2: Tensor, anchors: Tensor, temperature: float
+) -> tuple[Tensor, Tensor]:
+    """Return ``s+`` and ``log S`` of the selected anchors only.
+
+    ``anchors`` index the ``2N`` rows of ``cat([z1, z2])``; each anchor is
+    compared with all ``2N`` rows, so the cost is ``O(k * N * d)`` for ``k``
+    anchors instead of ``O(N**2 * d)``.
+    """
+    _check_views(z1, z2)
+    n = z1.shape[0]
+    anchors = torch.as_tensor(anchors, dtype=torch.long, device=z1.device)
+    if anchors.ndim != 1 or (
+        anchors.numel() and not (0 <= int(anchors.min()) <= int(anchors.max()) < 2 * n)
+    ):
+        raise ValueError(
+            f"anchors must be a 1-D index into the 2N = {2 * n} rows of "
+            f"cat([z1, z2]), got {anchors.tolist()!r}."
+        )
+    dtype = torch.promote_types(z1.dtype, torch.float32)
+    with torch.autocast(device_type=z1.device.type, enabled=False):
+        z = F.normalize(torch.cat([z1, z2], dim=0).to(dtype), dim=1)  # (2N, d)
+        za = z[anchors]  # (k, d)
+        sim = za @ z.T / temperature  # (k, 2N)
+        rows = torch.arange(anchors.numel(), device=z.device)  # (k,)
+        sim[rows, anchors] = float("-inf")  # an anchor is not its own negative
+        positive = (anchors + n) % (2 * n)  # (k,) the other view of the sample
+        s_pos = (za * z[positive]).sum(dim=1) / temperature  # (k,)
+        log_s = F.cross_entropy(sim, positive, reduction="none") + s_pos  # (k,)
+    return s_pos, log_s
+
+
+def info_nce_anchors(
+    z1: Tensor, z2: Tensor, anchors: Tensor, temperature: float = 0.5
+) -> Tensor:
+    """Per-anchor InfoNCE losses of some anchors of a batch of two views.
+
+    Anchor ``a`` is row ``a`` of ``cat([z1, z2])`` (``0 .. 2N-1``); its
+    positive and negatives are those of :func:`info_nce`, taken from the whole
+    batch. ``info_nce_anchors(z1, z2, anchors).sum() / (2 * N)``, summed over
+    anchor sets that partition ``0 .. 2N-1``, is :func:`info_nce`: this is how
+    each process of a distributed run computes only its own anchors' share.
+
+    Parameters
+    ----------
+    z1, z2 : Tensor of shape (N, d)
+        Projections of the two views of the whole batch.
+    anchors : LongTensor of shape (k,)
+        The anchors, as indices into the ``2N`` rows.
+    temperature : float, default=0.5
+        Divides the cosine similarities.
+
+    Returns
+    -------
+    losses : Tensor of shape (k,)
+        ``-s+ + log(S)`` of each anchor.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.losses import info_nce, info_nce_anchors
+    >>> z1, z2 = torch.randn(5, 3), torch.randn(5, 3)
+    >>> halves = info_nce_anchors(z1, z2, torch.arange(4)).sum() + info_nce_anchors(
+    ...     z1, z2, torch.arange(4, 10)).sum()
+    >>> torch.allclose(halves / 10, info_nce(z1, z2))
+    True
+    """
+    _check_positive("temperature", temperature)
+    s_pos, log_s = _some_anchor_scores(z1, z2, anchors, temperature)
+    return log_s - s_pos
+
+
+def rince_anchors(
+    z1: Tensor,
+    z2: Tensor,
+    anchors: Tensor,
+    q: float = 0.5,
+    lam: float = 0.01,
+    temperature: float = 0.5,
+) -> Tensor:
+    """Per-anchor RINCE losses of some anchors of a batch of two views.
+
+    As :func:`info_nce_anchors`, for :func:`rince`:
+    ``rince_anchors(z1, z2, anchors, ...).sum() / (2 * N)`` over a partition of
+    the ``2N`` anchors adds up to ``rince(z1, z2, ...)``.
+
+    Parameters
+    ----------
+    z1, z2 : Tensor of shape (N, d)
+        Projections of the two views of the whole batch.
+    anchors : LongTensor of shape (k,)
+        The anchors, as indices into the ``2N`` rows of ``cat([z1, z2])``.
+    q, lam, temperature : float
+        As in :func:`rince`.
+
+    Returns
+    -------
+    losses : Tensor of shape (k,)
+        ``-exp(q * s+) / q + (lam * S) ** q / q`` of each anchor.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.losses import rince, rince_anchors
+    >>> z1, z2 = torch.randn(6, 4), torch.randn(6, 4)
+    >>> every = rince_anchors(z1, z2, torch.arange(12), q=0.5, lam=0.01)
+    >>> torch.allclose(every.mean(), rince(z1, z2, q=0.5, lam=0.01))
+    True
+    """
+    _check_q(q)
+    _check_positive("lam", lam)
+    _check_positive("temperature", temperature)
+    s_pos, log_s = _some_anchor_scores(z1, z2, anchors, temperature)
+    positive = torch.exp(q * s_pos) / q  # (k,)
+    partition = torch.exp(q * (math.log(lam) + log_s)) / q  # (k,)
+    return partition - positive

@@ -1,8 +1,11 @@
-"""Data-parallel training over 2 CPU processes (gloo) equals one process.
+"""Data-parallel training over 2 CPU processes (gloo) against one process.
 
 One module-scoped fixture starts a 2-process group on this machine (loopback)
 once; its processes write what they computed to files, and the tests compare
-those with the same computations done here in a single process.
+those with the same computations done here in a single process: without
+augmentation a distributed run equals a single-process run; with augmentation
+each process draws its own rows' views, and the step's loss and gradients
+equal those of one process given the same views.
 """
 
 from pathlib import Path
@@ -15,10 +18,16 @@ from sklearn.datasets import load_wine
 from sklearn.preprocessing import StandardScaler
 
 from rince_sklearn import RobustContrastiveEmbedder, rince
+from rince_sklearn.augment import GaussianNoise, MarginalCorruption
+from rince_sklearn.batching import BatchLoader, TensorSource
 from rince_sklearn.distributed import (
+    BatchLayout,
+    BatchShard,
     DistributedContrastiveNet,
     DistributedEmbedder,
     GatheredBatchNorm1d,
+    ShardedBatchLoader,
+    ShardedEmbedder,
     convert_batchnorm,
     gather_with_grad,
     rank,
@@ -26,6 +35,7 @@ from rince_sklearn.distributed import (
     shard_sizes,
     world_size,
 )
+from rince_sklearn.losses import rince_anchors
 
 N_PROCS = 2
 STEP_BATCH = 15  # odd: shards of 8 and 7 rows exercise uneven gathering
@@ -42,7 +52,24 @@ PARAMS = dict(
     optimizer="sgd",
     lr=0.05,
     random_state=0,
+    # views are drawn per process (see the module docs): without augmentation
+    # a distributed run must equal a single-process one exactly
+    augmentation=None,
 )
+#: the default augmentation (SCARF, donors gathered from all processes)
+AUGMENTED = {**PARAMS, "augmentation": "auto", "noise_rate": 0.0}
+GRAPH_PARAMS = dict(
+    embedding_dim=8,
+    projection_dim=8,
+    encoder_kwargs={"num_layers": 2},
+    batch_size=12,
+    max_epochs=2,
+    optimizer="sgd",
+    lr=0.05,
+    random_state=0,
+)
+#: without augmentation, so that the step can be compared with one process
+GRAPH_STEP = {**GRAPH_PARAMS, "augmentation": None, "noise_rate": 0.25}
 
 
 def _data() -> np.ndarray:
@@ -56,32 +83,71 @@ def _projections() -> torch.Tensor:
     )  # rows 0..B-1: z1, B..2B-1: z2
 
 
-def _one_step(estimator_class: type, X: np.ndarray) -> dict:
-    """Initialise like fit, run one training step on the first rows of X."""
-    estimator = estimator_class(**PARAMS)
+def _one_step(estimator_class: type, X, params: dict = PARAMS) -> dict:
+    """Initialise like fit and run the first training step (its views kept)."""
+    estimator = estimator_class(**{**params, "batch_size": STEP_BATCH})
     modality = estimator._modality(X)
     source = modality.prepare(estimator, X, reset=True)
     estimator._initialize_training(modality, source)
     net = estimator.net_
-    batch = source.take(torch.arange(STEP_BATCH))
-    step = net.train_step_single((batch, None))
+    net.notify("on_train_begin", X=source, y=None)
+    views = []
+    make_view = net.make_view
+    net.make_view = lambda batch: views.append(make_view(batch)) or views[-1]
+    batch = next(iter(net.get_iterator(source, training=True)))
+    step = net.train_step_single(batch)
+    layout = net._layout() if hasattr(net, "_layout") else None
     return {
         "loss": float(step["loss"].detach()),
         "grads": {
             name: p.grad.detach().clone() for name, p in net.module_.named_parameters()
         },
         "running_mean": net.module_.head.net[1].running_mean.clone(),
+        "views": views,
+        "rows": None if layout is None else layout.local_rows,
     }
 
 
-def _gather_check() -> dict:
-    """Loss and input gradients through gather_with_grad on this rank's shard."""
+def _local_projections() -> tuple[torch.Tensor, torch.Tensor, slice]:
+    """This rank's rows of both views of ``_projections()``, as leaves."""
     z = _projections()
     sizes = shard_sizes(STEP_BATCH, world_size())
     start = sum(sizes[: rank()])
     rows = slice(start, start + sizes[rank()])
     z1 = z[:STEP_BATCH][rows].clone().requires_grad_(True)
     z2 = z[STEP_BATCH:][rows].clone().requires_grad_(True)
+    return z1, z2, rows
+
+
+def _anchor_check() -> dict:
+    """This rank's share of the loss (its anchors only), and input gradients."""
+    z1, z2, rows = _local_projections()
+    g1, g2 = gather_with_grad(z1), gather_with_grad(z2)
+    local = torch.arange(rows.start, rows.stop)
+    anchors = torch.cat([local, local + STEP_BATCH])
+    share = rince_anchors(g1, g2, anchors, q=0.5, lam=0.01, temperature=0.5)
+    share = share.sum() / (2 * STEP_BATCH)
+    share.backward()  # no division: the shares add up to the global loss
+    return {"share": float(share.detach()), "grad_z1": z1.grad, "grad_z2": z2.grad}
+
+
+def _graphs() -> list:
+    """Small graphs (paths and cycles of 3 to 9 nodes, random node features)."""
+    import networkx as nx
+
+    rng = np.random.default_rng(0)
+    graphs = []
+    for i in range(30):
+        g = nx.cycle_graph(4 + i % 6) if i % 2 else nx.path_graph(3 + i % 5)
+        for v in g.nodes:
+            g.nodes[v]["x"] = rng.normal(size=3).astype(np.float32)
+        graphs.append(g)
+    return graphs
+
+
+def _gather_check() -> dict:
+    """Loss and input gradients through gather_with_grad on this rank's shard."""
+    z1, z2, rows = _local_projections()
     g1, g2 = gather_with_grad(z1), gather_with_grad(z2)  # sizes gathered too
     loss = rince(g1, g2, q=0.5, lam=0.01, temperature=0.5)
     (loss / world_size()).backward()
@@ -100,8 +166,24 @@ def _worker(folder: str) -> None:
     results = {
         "world_size": world_size(),
         "gather": _gather_check(),
+        "anchors": _anchor_check(),
         "step": _one_step(DistributedEmbedder, X),
+        "augmented_step": _one_step(DistributedEmbedder, X, AUGMENTED),
+        "graph_step": _one_step(DistributedEmbedder, _graphs(), GRAPH_STEP),
     }
+    del results["graph_step"]["views"]  # GraphBatch objects: not saved
+    graphs = DistributedEmbedder(**GRAPH_PARAMS).fit(_graphs())
+    results["graph_history"] = torch.tensor(graphs.history_[:, "train_loss"])
+    results["graph_embedding"] = torch.from_numpy(graphs.transform(_graphs()))
+    # the sharded-data path: this process holds only its block of X
+    sizes = shard_sizes(len(X), world_size())
+    start = sum(sizes[: rank()])
+    part = X[start : start + sizes[rank()]]
+    sharded = ShardedEmbedder(**AUGMENTED).fit(part)
+    replicated = DistributedEmbedder(**AUGMENTED).fit(X)
+    results["sharded"] = torch.from_numpy(sharded.transform(X))
+    results["replicated"] = torch.from_numpy(replicated.transform(X))
+    results["sharded_history"] = torch.tensor(sharded.history_[:, "train_loss"])
     emb = DistributedEmbedder(**PARAMS).fit(X)
     results["history"] = torch.tensor(emb.history_[:, "train_loss"])
     results["embedding"] = torch.from_numpy(emb.transform(X))
@@ -153,11 +235,35 @@ def test_gathered_loss_and_input_gradients_equal_single_process(
         )
 
 
+def test_each_rank_computes_only_its_anchors_and_the_shares_add_up(
+    distributed_results,
+):
+    _, results = distributed_results
+    z = _projections().requires_grad_(True)
+    loss = rince(z[:STEP_BATCH], z[STEP_BATCH:], q=0.5, lam=0.01, temperature=0.5)
+    loss.backward()
+    shares = [r["anchors"]["share"] for r in results]
+    assert sum(shares) == pytest.approx(float(loss.detach()), abs=1e-5)
+    assert min(abs(share) for share in shares) > 1e-3  # each rank has a real part
+    sizes = shard_sizes(STEP_BATCH, N_PROCS)
+    for r, result in enumerate(results):
+        start = sum(sizes[:r])
+        rows = slice(start, start + sizes[r])
+        # gradients summed by the gather's backward: those of the global loss
+        torch.testing.assert_close(
+            result["anchors"]["grad_z1"], z.grad[:STEP_BATCH][rows], atol=1e-5, rtol=0
+        )
+        torch.testing.assert_close(
+            result["anchors"]["grad_z2"], z.grad[STEP_BATCH:][rows], atol=1e-5, rtol=0
+        )
+
+
 def test_training_step_loss_and_gradients_equal_single_process(
     distributed_results,
 ):
-    # views, noisy pairing, global batch norm and the summed gradients of one
-    # step of the estimator's net, against the same step in one process
+    # batches, noisy pairing, global batch norm, per-rank losses and the
+    # gradients summed by DDP in one step of the estimator's net, against the
+    # same step in one process
     _, results = distributed_results
     reference = _one_step(RobustContrastiveEmbedder, _data())
     for r in results:
@@ -171,6 +277,79 @@ def test_training_step_loss_and_gradients_equal_single_process(
         torch.testing.assert_close(
             step["running_mean"], reference["running_mean"], atol=1e-6, rtol=0
         )
+
+
+def _reference_step_on(views: list, params: dict, X) -> dict:
+    """One single-process step on given views (in batch order)."""
+    estimator = RobustContrastiveEmbedder(**{**params, "batch_size": STEP_BATCH})
+    modality = estimator._modality(X)
+    source = modality.prepare(estimator, X, reset=True)
+    estimator._initialize_training(modality, source)
+    net = estimator.net_
+    net._set_training(True)
+    z1, z2 = net.module_(views[0]), net.module_(views[1])
+    loss = net.get_loss((z1, z2), training=True)
+    loss.backward()
+    return {
+        "loss": float(loss.detach()),
+        "grads": {n: p.grad for n, p in net.module_.named_parameters()},
+    }
+
+
+def test_augmented_step_equals_single_process_on_the_same_views(
+    distributed_results,
+):
+    # each rank augmented only its rows (SCARF donors from the whole batch);
+    # given those views, loss and summed gradients are the global batch's
+    _, results = distributed_results
+    steps = [r["augmented_step"] for r in results]
+    n_rows = sum(len(step["rows"]) for step in steps)
+    assert n_rows == STEP_BATCH
+    views = []
+    for k in range(2):
+        view = torch.empty(STEP_BATCH, steps[0]["views"][k].shape[1])
+        for step in steps:
+            view[step["rows"]] = step["views"][k]
+        views.append(view)
+    # the views are augmented: they differ from the batch, and from each other
+    assert not torch.equal(views[0], views[1])
+    reference = _reference_step_on(views, AUGMENTED, _data())
+    for step in steps:
+        assert step["loss"] == pytest.approx(reference["loss"], abs=1e-5)
+        for name, grad in reference["grads"].items():
+            torch.testing.assert_close(
+                step["grads"][name], grad, atol=1e-5, rtol=0, msg=name
+            )
+
+
+def test_graphs_train_distributed(distributed_results):
+    _, results = distributed_results
+    reference = _one_step(RobustContrastiveEmbedder, _graphs(), GRAPH_STEP)
+    for r in results:
+        step = r["graph_step"]
+        assert step["loss"] == pytest.approx(reference["loss"], abs=1e-5)
+        for name, grad in reference["grads"].items():
+            # float32 sums over thousands of nodes: reordering the batch alone
+            # changes the gradients by about 1e-4 of their scale
+            scale = float(grad.abs().max()) + 1e-3
+            torch.testing.assert_close(
+                step["grads"][name], grad, atol=2e-3 * scale, rtol=0, msg=name
+            )
+        history = r["graph_history"].numpy()
+        assert np.isfinite(history).all() and len(history) == GRAPH_PARAMS["max_epochs"]
+    # a run with GraphCL's augmentations: every process ends with the same model
+    torch.testing.assert_close(
+        results[0]["graph_embedding"], results[1]["graph_embedding"], atol=0, rtol=0
+    )
+
+
+def test_sharded_data_gives_the_model_of_the_replicated_data(distributed_results):
+    _, results = distributed_results
+    for r in results:
+        np.testing.assert_array_equal(r["sharded"].numpy(), r["replicated"].numpy())
+    np.testing.assert_array_equal(results[0]["sharded"], results[1]["sharded"])
+    history = results[0]["sharded_history"].numpy()
+    assert history[-1] < history[0]  # it learns
 
 
 def test_short_training_run_matches_single_process(distributed_results):
@@ -220,3 +399,66 @@ def test_different_data_on_each_process_is_refused(distributed_results):
     for r in results:
         assert "same data" in r.get("mismatch_error", "")
         assert "[40, 50]" in r["mismatch_error"]
+
+
+def test_sharded_loader_draws_the_single_process_batches():
+    # the union of the processes' rows is each single-process batch, in order
+    X = torch.arange(23.0)[:, None]
+    parts = [9, 14]
+    single = [
+        batch.ravel()
+        for batch, _ in BatchLoader(
+            TensorSource(X), 5, shuffle=True, generator=torch.Generator().manual_seed(1)
+        )
+    ]
+    per_rank = []
+    for r, offset in enumerate([0, 9]):
+        part = TensorSource(X[offset : offset + parts[r]])
+        loader = ShardedBatchLoader(
+            part, 5, parts, r, offset, generator=torch.Generator().manual_seed(1)
+        )
+        batches = []
+        for batch, _ in loader:
+            batches.append((batch.ravel(), loader.layout))
+        per_rank.append(batches)
+        assert len(loader) == len(single)
+    for k, expected in enumerate(single):
+        (b0, layout), (b1, _) = per_rank[0][k], per_rank[1][k]
+        gathered = torch.cat([b0, b1])
+        torch.testing.assert_close(gathered[layout.to_batch_order], expected)
+        assert layout.sizes == [len(b0), len(b1)]
+        assert bool((b0 < 9).all()) and bool((b1 >= 9).all())
+
+
+def test_batch_layout_reorders_gathered_rows():
+    owner = torch.tensor([1, 0, 0, 1, 1, 0])
+    layout = BatchLayout(owner, n_procs=2, rank=1)
+    batch = torch.arange(6)
+    gathered = torch.cat([batch[owner == 0], batch[owner == 1]])
+    torch.testing.assert_close(gathered[layout.to_batch_order], batch)
+    assert layout.local_rows.tolist() == [0, 3, 4]
+
+
+def test_shard_augmentations_without_group_equal_the_batch_ones():
+    X, _ = load_wine(return_X_y=True)
+    x = torch.tensor(StandardScaler().fit_transform(X), dtype=torch.float32)
+    shard = BatchShard([len(x)])
+    for augmentation in (MarginalCorruption(0.6), MarginalCorruption(0.3, 0.1)):
+        expected = augmentation(x, generator=torch.Generator().manual_seed(0))
+        got = augmentation.augment_shard(x, shard, torch.Generator().manual_seed(0))
+        torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+    expected = GaussianNoise(0.2)(x, generator=torch.Generator().manual_seed(0))
+    got = GaussianNoise(0.2).augment_shard(x, shard, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+
+
+def test_sharded_loader_can_leave_out_the_last_incomplete_batch():
+    X = TensorSource(torch.arange(23.0)[:, None])
+    sizes = []
+    for r in range(2):  # replicated data: every process reads from the full X
+        loader = ShardedBatchLoader(
+            X, 5, [12, 11], r, 0, torch.Generator().manual_seed(0), drop_last=True
+        )
+        sizes.append([sum(loader.layout.sizes) for _ in loader])
+        assert len(loader) == 4
+    assert sizes == [[5, 5, 5, 5], [5, 5, 5, 5]]

@@ -254,3 +254,59 @@ def test_properties(spec, q, lam, temperature, scale):
     assert float(rince(z1, z2, q, 2 * lam, temperature)) > value
     # InfoNCE is non-negative (S includes exp(s+))
     assert float(info_nce(z1, z2, temperature)) >= -1e-12
+
+
+# -- the losses of some anchors (a process's share in distributed training) -----
+def _anchor_loop(z1, z2, a, q, lam, temperature):
+    """One anchor's loss straight from the formula (a: index into cat([z1, z2]))."""
+    z = torch.nn.functional.normalize(torch.cat([z1, z2]).double(), dim=1)
+    n = len(z1)
+    pos = (a + n) % (2 * n)
+    s = [float(z[a] @ z[k]) / temperature for k in range(2 * n)]
+    big_s = sum(math.exp(s[k]) for k in range(2 * n) if k != a)
+    if q is None:
+        return -s[pos] + math.log(big_s)
+    return -math.exp(q * s[pos]) / q + (lam * big_s) ** q / q
+
+
+@pytest.mark.parametrize("q", [None, 0.3, 1.0])
+def test_anchor_losses_follow_the_formula_and_partition_the_loss(q):
+    from rince_sklearn.losses import info_nce_anchors, rince_anchors
+
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(7, 5, generator=g), torch.randn(7, 5, generator=g)
+    anchors = torch.tensor([3, 12, 0, 9])  # any subset, any order
+    if q is None:
+        some = info_nce_anchors(z1, z2, anchors, temperature=0.4)
+        whole = info_nce(z1, z2, temperature=0.4)
+        parts = [info_nce_anchors(z1, z2, p, 0.4) for p in torch.arange(14).split(5)]
+    else:
+        some = rince_anchors(z1, z2, anchors, q=q, lam=0.05, temperature=0.4)
+        whole = rince(z1, z2, q=q, lam=0.05, temperature=0.4)
+        parts = [
+            rince_anchors(z1, z2, p, q=q, lam=0.05, temperature=0.4)
+            for p in torch.arange(14).split(5)
+        ]
+    expected = [_anchor_loop(z1, z2, int(a), q, 0.05, 0.4) for a in anchors]
+    torch.testing.assert_close(
+        some.double(), torch.tensor(expected, dtype=torch.float64), rtol=1e-5, atol=1e-6
+    )
+    total = sum(p.sum() for p in parts) / 14  # shares over a partition
+    torch.testing.assert_close(total, whole, atol=1e-6, rtol=1e-6)
+
+
+def test_anchor_losses_are_methods_of_the_modules_and_check_their_anchors():
+    from rince_sklearn.losses import info_nce_anchors, rince_anchors
+
+    z1, z2 = torch.randn(4, 3), torch.randn(4, 3)
+    anchors = torch.tensor([1, 6])
+    torch.testing.assert_close(
+        RINCELoss(q=0.5, lam=0.01).anchor_losses(z1, z2, anchors),
+        rince_anchors(z1, z2, anchors, q=0.5, lam=0.01),
+    )
+    torch.testing.assert_close(
+        InfoNCELoss().anchor_losses(z1, z2, anchors),
+        info_nce_anchors(z1, z2, anchors),
+    )
+    with pytest.raises(ValueError, match="anchors must be a 1-D index"):
+        rince_anchors(z1, z2, torch.tensor([8]))

@@ -3,7 +3,14 @@
 See :class:`Augmentation` for the contract.
 """
 
-from ._base import Augmentation, Compose, Identity, RandomChoice, call_augmentation
+from ._base import (
+    Augmentation,
+    Compose,
+    Identity,
+    RandomChoice,
+    call_augmentation,
+    call_augmentation_shard,
+)
 from .graph import (
     AttributeMasking,
     EdgePerturbation,
@@ -40,6 +47,7 @@ __all__ = [
     "RandomChoice",
     "RandomResizedCrop",
     "call_augmentation",
+    "call_augmentation_shard",
     "default_image_augmentation",
     "marginal_corruption",
     "random_resized_crop",

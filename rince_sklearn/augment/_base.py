@@ -17,7 +17,14 @@ from typing import Any
 
 import torch
 
-__all__ = ["Augmentation", "Compose", "Identity", "RandomChoice", "call_augmentation"]
+__all__ = [
+    "Augmentation",
+    "Compose",
+    "Identity",
+    "RandomChoice",
+    "call_augmentation",
+    "call_augmentation_shard",
+]
 
 
 class Augmentation:
@@ -106,6 +113,14 @@ class Compose(Augmentation):
             batch = call_augmentation(augmentation, batch, generator)
         return batch
 
+    def augment_shard(
+        self, batch: Any, shard: Any, generator: torch.Generator | None = None
+    ) -> Any:
+        """Apply every augmentation in turn to one process's shard of a batch."""
+        for augmentation in self.augmentations:
+            batch = call_augmentation_shard(augmentation, batch, shard, generator)
+        return batch
+
 
 class RandomChoice(Augmentation):
     """Apply one augmentation, drawn at random for the whole batch.
@@ -141,6 +156,24 @@ class RandomChoice(Augmentation):
         device = generator.device if generator is not None else "cpu"
         choice = int(torch.multinomial(weights.to(device), 1, generator=generator))
         return call_augmentation(self.augmentations[choice], batch, generator)
+
+    def augment_shard(
+        self, batch: Any, shard: Any, generator: torch.Generator | None = None
+    ) -> Any:
+        """Apply one augmentation to a shard, the same one on every process.
+
+        The choice is drawn from ``shard.generator``, whose state is the same
+        on every process, so the whole global batch gets one augmentation, as
+        in a single process.
+        """
+        shared = shard.generator if shard.generator is not None else generator
+        k = len(self.augmentations)
+        weights = torch.ones(k) if self.p is None else torch.tensor(self.p)
+        device = shared.device if shared is not None else "cpu"
+        choice = int(torch.multinomial(weights.to(device), 1, generator=shared))
+        return call_augmentation_shard(
+            self.augmentations[choice], batch, shard, generator
+        )
 
 
 def _accepts_generator(func: Callable) -> bool:
@@ -201,3 +234,52 @@ def call_augmentation(
     if _accepts_generator(augmentation):
         return augmentation(batch, generator=generator)
     return augmentation(batch)
+
+
+def call_augmentation_shard(
+    augmentation: Callable, batch: Any, shard: Any, generator: torch.Generator | None
+) -> Any:
+    """Augment one process's shard of a global batch (distributed training).
+
+    An augmentation whose views depend on the whole batch (SCARF's donor rows,
+    column statistics, one choice per batch) implements
+    ``augment_shard(batch, shard, generator=None)`` and reads what it needs
+    from the other processes through ``shard`` (a
+    :class:`~rince_sklearn.distributed.BatchShard`: ``shard.gather(x)``
+    concatenates every process's rows, ``shard.sum(x)`` adds every process's
+    ``x``, and ``shard.generator`` draws the same numbers on every process).
+    Any other augmentation is applied to the shard as if it were the batch.
+
+    Parameters
+    ----------
+    augmentation : callable
+        The augmentation.
+    batch : Tensor or GraphBatch
+        This process's rows of the global batch.
+    shard : BatchShard
+        Where these rows sit in the global batch.
+    generator : torch.Generator or None
+        This process's own random stream.
+
+    Returns
+    -------
+    view : Tensor or GraphBatch
+        The augmented view of the shard.
+
+    Examples
+    --------
+    Without a process group, a shard is the whole batch:
+
+    >>> import torch
+    >>> from rince_sklearn.augment import MarginalCorruption, call_augmentation_shard
+    >>> from rince_sklearn.distributed import BatchShard
+    >>> x = torch.randn(6, 3)
+    >>> view = call_augmentation_shard(
+    ...     MarginalCorruption(0.5), x, BatchShard([6]), torch.Generator())
+    >>> view.shape
+    torch.Size([6, 3])
+    """
+    augment_shard = getattr(augmentation, "augment_shard", None)
+    if augment_shard is not None:
+        return augment_shard(batch, shard, generator=generator)
+    return call_augmentation(augmentation, batch, generator)

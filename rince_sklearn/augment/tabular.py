@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -95,6 +97,29 @@ class MarginalCorruption(Augmentation):
             view = GaussianNoise(self.noise_std)(view, generator=generator)
         return view
 
+    def augment_shard(
+        self, batch: Tensor, shard: Any, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Corrupt one process's rows with donors from the whole global batch.
+
+        The global batch's rows are gathered from all processes
+        (``shard.gather``), so donors are drawn from the same rows as in a
+        single process; the masks and donor choices of this process's rows
+        come from ``generator``. Without a process group it equals
+        :meth:`augment` (shape ``(b, F)``).
+        """
+        pool = shard.gather(batch)  # (B, F): every process's rows
+        b, f = batch.shape
+        mask = torch.rand(b, f, generator=generator, device=batch.device)
+        mask = mask < self.corruption_rate  # (b, F)
+        rows = torch.randint(
+            0, pool.shape[0], (b, f), generator=generator, device=batch.device
+        )  # (b, F) donor rows in the global batch
+        view = torch.where(mask, pool.gather(0, rows), batch)  # (b, F)
+        if self.noise_std > 0:
+            view = GaussianNoise(self.noise_std).augment_shard(view, shard, generator)
+        return view
+
 
 class GaussianNoise(Augmentation):
     """Add Gaussian noise scaled by each column's standard deviation in the batch.
@@ -123,6 +148,23 @@ class GaussianNoise(Augmentation):
     ) -> Tensor:
         """Return ``batch`` plus noise (shape ``(B, F)``)."""
         scale = batch.std(dim=0, unbiased=False, keepdim=True)  # (1, F)
+        noise = torch.randn(
+            batch.shape, generator=generator, device=batch.device, dtype=batch.dtype
+        )
+        return batch + self.std * scale * noise
+
+    def augment_shard(
+        self, batch: Tensor, shard: Any, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Add noise scaled by the global batch's column spread (two all-reduces).
+
+        Without a process group it equals :meth:`augment` up to rounding.
+        """
+        n = shard.n_global
+        total = shard.sum(batch.sum(dim=0, dtype=torch.float64))  # (F,)
+        mean = total / n
+        squares = shard.sum(((batch.double() - mean) ** 2).sum(dim=0))  # (F,)
+        scale = (squares / n).sqrt().to(batch.dtype)[None, :]  # (1, F)
         noise = torch.randn(
             batch.shape, generator=generator, device=batch.device, dtype=batch.dtype
         )
