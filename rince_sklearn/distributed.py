@@ -246,7 +246,7 @@ class _GatherWithGrad(torch.autograd.Function):
     """All-gather along dim 0 whose backward sums the gradients of all ranks."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any, x: Tensor, sizes: list[int], group: Any
     ) -> Tensor:
         ctx.sizes, ctx.group = sizes, group
@@ -261,7 +261,7 @@ class _GatherWithGrad(torch.autograd.Function):
         return gathered.to(x.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         dtype = grad.dtype
         comm_dtype = dtype if dtype in _COMM_DTYPES else torch.float32
         total = grad.to(comm_dtype).contiguous().clone()  # (sum, ...)
@@ -352,20 +352,21 @@ def sum_gradients(parameters: Any, group: Any = None) -> None:
     """
     if world_size(group) == 1:
         return
-    buckets: dict[tuple[torch.dtype, torch.device], list[nn.Parameter]] = {}
+    buckets: dict[tuple[torch.dtype, torch.device], list[Tensor]] = {}
     for p in parameters:
         if not p.requires_grad:
             continue
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-        buckets.setdefault((p.grad.dtype, p.grad.device), []).append(p)
-    for params in buckets.values():
-        flat = torch.cat([p.grad.reshape(-1) for p in params])
+        grad: Tensor = p.grad
+        buckets.setdefault((grad.dtype, grad.device), []).append(grad)
+    for grads in buckets.values():
+        flat = torch.cat([g.reshape(-1) for g in grads])
         dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=group)
         offset = 0
-        for p in params:
-            n = p.grad.numel()
-            p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
+        for g in grads:
+            n = g.numel()
+            g.copy_(flat[offset : offset + n].view_as(g))
             offset += n
 
 
@@ -379,14 +380,14 @@ class _AllReduceSum(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, group: Any) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: Tensor, group: Any) -> Tensor:
         ctx.group = group
         total = x.clone()
         dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
         return total
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         total = grad.contiguous().clone()
         dist.all_reduce(total, op=dist.ReduceOp.SUM, group=ctx.group)
         return total, None
@@ -406,9 +407,9 @@ class _GatheredBatchNorm:
 
     def forward(self, input: Tensor) -> Tensor:
         """Normalise ``input`` over the global batch in training mode."""
-        if not (self.training and world_size() > 1):
-            return super().forward(input)  # type: ignore[misc]
         bn: Any = self
+        if not (bn.training and world_size() > 1):
+            return super().forward(input)  # type: ignore[misc]
         dims = [0, *range(2, input.ndim)]  # every axis but the channels
         c = input.shape[1]
         n_local = input.numel() // c
@@ -484,7 +485,7 @@ class GatheredBatchNorm3d(_GatheredBatchNorm, nn.BatchNorm3d):
     """
 
 
-_GATHERED = {
+_GATHERED: dict[type[nn.Module], type[nn.Module]] = {
     nn.BatchNorm1d: GatheredBatchNorm1d,
     nn.BatchNorm2d: GatheredBatchNorm2d,
     nn.BatchNorm3d: GatheredBatchNorm3d,
@@ -719,7 +720,7 @@ class ShardedBatchLoader:
 
 
 #: DDP's switch for broadcasting buffers at every forward pass (renamed in torch 2.13)
-_NO_BUFFER_SYNC = (
+_NO_BUFFER_SYNC: dict[str, Any] = (
     {"forward_sync_buffers": False}
     if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
     else {"broadcast_buffers": False}
@@ -742,7 +743,7 @@ class _TrainingGroup:
         self.parts, self.offset, self.ddp = parts, offset, ddp
 
 
-def _sum_gradient_buckets(process_group, bucket):  # type: ignore[no-untyped-def]
+def _sum_gradient_buckets(process_group, bucket):
     """DDP communication hook: sum the gradients (DDP's default averages).
 
     Not annotated: DDP checks a hook's annotations against its own classes, and
