@@ -246,9 +246,7 @@ class _GatherWithGrad(torch.autograd.Function):
     """All-gather along dim 0 whose backward sums the gradients of all ranks."""
 
     @staticmethod
-    def forward(
-        ctx: Any, x: Tensor, sizes: list[int], group: Any
-    ) -> Tensor:
+    def forward(ctx: Any, x: Tensor, sizes: list[int], group: Any) -> Tensor:
         ctx.sizes, ctx.group = sizes, group
         ctx.rank = dist.get_rank(group)
         comm_dtype = x.dtype if x.dtype in _COMM_DTYPES else torch.float32
