@@ -10,6 +10,7 @@ imported by name when loading: only code that is installed can be named.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import warnings
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .augment import Augmentation
+from .augment import Augmentation, augmentation_state, set_augmentation_state
 from .modalities import get_modality
 
 FORMAT = "rince_sklearn.RobustContrastiveEmbedder"
@@ -126,6 +127,12 @@ def save_estimator(estimator: Any, path: str | Path) -> None:
             "fitted": json.dumps(fitted),
             "history": history,
             "state_dict": state,
+            # what a fitted augmentation learnt (MarginalCorruption's donor
+            # rows): plain tensors, restored into the rebuilt augmentation
+            "augmentation_state": {
+                k: v.detach().cpu()
+                for k, v in augmentation_state(estimator.augmentation_).items()
+            },
         },
         path,
     )
@@ -170,6 +177,10 @@ def load_estimator(cls: type, path: str | Path, device: Any = None) -> Any:
         )
         estimator.device_ = torch.device("cpu")
     estimator.augmentation_ = estimator._resolve_augmentation(modality)
+    aug_state = payload.get("augmentation_state") or {}
+    if aug_state:
+        estimator.augmentation_ = copy.deepcopy(estimator.augmentation_)
+        set_augmentation_state(estimator.augmentation_, aug_state)
     net = estimator._build_net(modality, seed=0)
     net.module_.load_state_dict(payload["state_dict"])
     net.history = History(json.loads(payload["history"]))

@@ -3,10 +3,20 @@
 See :class:`Augmentation` for the contract.
 """
 
-from ._base import Augmentation, Compose, Identity, RandomChoice, call_augmentation
+from ._base import (
+    Augmentation,
+    Compose,
+    Identity,
+    RandomChoice,
+    augmentation_state,
+    call_augmentation,
+    fit_augmentation,
+    set_augmentation_state,
+)
 from .graph import (
     AttributeMasking,
     EdgePerturbation,
+    GraphRandomChoice,
     NodeDropping,
     RandomWalkSubgraph,
     default_graph_augmentation,
@@ -25,10 +35,14 @@ from .tabular import GaussianNoise, MarginalCorruption, marginal_corruption
 __all__ = [
     "AttributeMasking",
     "EdgePerturbation",
+    "GraphRandomChoice",
     "NodeDropping",
     "RandomWalkSubgraph",
     "default_graph_augmentation",
     "Augmentation",
+    "augmentation_state",
+    "fit_augmentation",
+    "set_augmentation_state",
     "ColorJitter",
     "Compose",
     "GaussianBlur",

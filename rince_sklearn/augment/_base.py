@@ -6,10 +6,18 @@ An augmentation maps a batch to a randomly augmented view of the whole batch:
 reproduces every view) and keep their settings as plain attributes (so they
 pickle, clone and save as JSON). Any other callable ``f(batch) -> view`` works
 too; the estimator passes ``generator=`` to it only if it accepts that keyword.
+
+An augmentation may also learn from the training data: when it has a ``fit``
+method and ``requires_fit`` is true, the estimator calls ``fit(X)`` once before
+training, on a copy (the ``augmentation`` parameter is never changed), with
+``X`` the whole training set as one batch. What ``fit`` learns is kept as
+tensor attributes whose names end in ``_`` (``fitted_state`` lists them), so
+that pickling and ``save``/``load`` keep it.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from collections.abc import Callable, Sequence
@@ -17,7 +25,16 @@ from typing import Any
 
 import torch
 
-__all__ = ["Augmentation", "Compose", "Identity", "RandomChoice", "call_augmentation"]
+__all__ = [
+    "Augmentation",
+    "Compose",
+    "Identity",
+    "RandomChoice",
+    "augmentation_state",
+    "call_augmentation",
+    "fit_augmentation",
+    "set_augmentation_state",
+]
 
 
 class Augmentation:
@@ -41,9 +58,32 @@ class Augmentation:
     [[3.0, 3.0]]
     """
 
+    #: whether :meth:`fit` learns from the training data (the estimator calls
+    #: it only then, so that other augmentations cost nothing)
+    requires_fit: bool = False
+
     def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
         """Return a randomly augmented view of ``batch``."""
         raise NotImplementedError  # pragma: no cover - abstract
+
+    def fit(self, X: Any) -> Augmentation:
+        """Learn from the training data ``X`` (one batch of all rows); no-op here."""
+        return self
+
+    def fitted_state(self) -> dict[str, torch.Tensor]:
+        """Return what :meth:`fit` learnt: tensor attributes ending in ``_``."""
+        return {
+            name: value
+            for name, value in vars(self).items()
+            if name.endswith("_")
+            and not name.startswith("_")
+            and isinstance(value, torch.Tensor)
+        }
+
+    def set_fitted_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`fitted_state` returned."""
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def __call__(self, batch: Any, generator: torch.Generator | None = None) -> Any:
         return self.augment(batch, generator=generator)
@@ -100,6 +140,25 @@ class Compose(Augmentation):
     def __init__(self, augmentations: Sequence[Callable]) -> None:
         self.augmentations = list(augmentations)
 
+    @property
+    def requires_fit(self) -> bool:  # noqa: D102 - documented on Augmentation
+        return any(getattr(a, "requires_fit", False) for a in self.augmentations)
+
+    def fit(self, X: Any) -> Augmentation:
+        """Fit every member that learns from the training data."""
+        for augmentation in self.augmentations:
+            if getattr(augmentation, "requires_fit", False):
+                augmentation.fit(X)
+        return self
+
+    def fitted_state(self) -> dict[str, torch.Tensor]:
+        """Return the members' fitted states, keys prefixed ``"<index>."``."""
+        return _members_state(self.augmentations)
+
+    def set_fitted_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore the members' fitted states."""
+        _set_members_state(self.augmentations, state)
+
     def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
         """Apply every augmentation in turn."""
         for augmentation in self.augmentations:
@@ -134,6 +193,25 @@ class RandomChoice(Augmentation):
         self.augmentations = list(augmentations)
         self.p = None if p is None else list(p)
 
+    @property
+    def requires_fit(self) -> bool:  # noqa: D102 - documented on Augmentation
+        return any(getattr(a, "requires_fit", False) for a in self.augmentations)
+
+    def fit(self, X: Any) -> Augmentation:
+        """Fit every member that learns from the training data."""
+        for augmentation in self.augmentations:
+            if getattr(augmentation, "requires_fit", False):
+                augmentation.fit(X)
+        return self
+
+    def fitted_state(self) -> dict[str, torch.Tensor]:
+        """Return the members' fitted states, keys prefixed ``"<index>."``."""
+        return _members_state(self.augmentations)
+
+    def set_fitted_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore the members' fitted states."""
+        _set_members_state(self.augmentations, state)
+
     def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
         """Apply one randomly chosen augmentation."""
         k = len(self.augmentations)
@@ -141,6 +219,118 @@ class RandomChoice(Augmentation):
         device = generator.device if generator is not None else "cpu"
         choice = int(torch.multinomial(weights.to(device), 1, generator=generator))
         return call_augmentation(self.augmentations[choice], batch, generator)
+
+
+def _members_state(members: Sequence[Callable]) -> dict[str, torch.Tensor]:
+    state = {}
+    for i, member in enumerate(members):
+        for name, value in augmentation_state(member).items():
+            state[f"{i}.{name}"] = value
+    return state
+
+
+def _set_members_state(
+    members: Sequence[Callable], state: dict[str, torch.Tensor]
+) -> None:
+    for i, member in enumerate(members):
+        prefix = f"{i}."
+        own = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        if own:
+            set_augmentation_state(member, own)
+
+
+def fit_augmentation(augmentation: Any, X: Any) -> Any:
+    """Return ``augmentation`` fitted on ``X`` (a copy when it learns anything).
+
+    Augmentations whose ``requires_fit`` is false (and callables without
+    ``fit``) are returned as they are; the others are deep-copied and their
+    ``fit(X)`` is called, so the object passed in is never changed.
+
+    Parameters
+    ----------
+    augmentation : callable or None
+        The augmentation (the estimator's ``augmentation`` once resolved).
+    X : Tensor, GraphBatch or callable
+        The training data as one batch, or a function without arguments that
+        returns it (called only when needed, since building the whole batch
+        costs memory).
+
+    Returns
+    -------
+    augmentation : callable or None
+        The fitted copy, or ``augmentation`` itself.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import MarginalCorruption, fit_augmentation
+    >>> corruption = MarginalCorruption(0.5)
+    >>> fitted = fit_augmentation(corruption, torch.arange(6.0).reshape(3, 2))
+    >>> fitted is corruption, fitted.pool_.shape, hasattr(corruption, "pool_")
+    (False, torch.Size([3, 2]), False)
+    """
+    if augmentation is None or not getattr(augmentation, "requires_fit", False):
+        return augmentation
+    if not callable(getattr(augmentation, "fit", None)):
+        return augmentation
+    data = X() if callable(X) else X
+    fitted = copy.deepcopy(augmentation)
+    fitted.fit(data)
+    return fitted
+
+
+def augmentation_state(augmentation: Any) -> dict[str, torch.Tensor]:
+    """Return a fitted augmentation's learnt tensors (empty for most).
+
+    The state is a flat dict of tensors, with keys ``"name"`` or, inside
+    :class:`Compose` and :class:`RandomChoice`, ``"<index>.name"``: plain data
+    that ``save`` can store without pickling.
+
+    Parameters
+    ----------
+    augmentation : callable or None
+
+    Returns
+    -------
+    dict of str to Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import (Compose, GaussianNoise,
+    ...     MarginalCorruption, augmentation_state, fit_augmentation)
+    >>> views = Compose([MarginalCorruption(0.5), GaussianNoise(0.1)])
+    >>> sorted(augmentation_state(fit_augmentation(views, torch.ones(4, 2))))
+    ['0.pool_', '0.pool_key_']
+    """
+    fitted_state = getattr(augmentation, "fitted_state", None)
+    if augmentation is None or not callable(fitted_state):
+        return {}
+    return dict(fitted_state())
+
+
+def set_augmentation_state(augmentation: Any, state: dict[str, torch.Tensor]) -> None:
+    """Restore a state returned by :func:`augmentation_state` (in place).
+
+    Parameters
+    ----------
+    augmentation : callable
+        An unfitted augmentation built with the same parameters.
+    state : dict of str to Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import (MarginalCorruption,
+    ...     augmentation_state, fit_augmentation, set_augmentation_state)
+    >>> fitted = fit_augmentation(MarginalCorruption(0.5), torch.rand(5, 3))
+    >>> fresh = MarginalCorruption(0.5)
+    >>> set_augmentation_state(fresh, augmentation_state(fitted))
+    >>> torch.equal(fresh.pool_, fitted.pool_)
+    True
+    """
+    if state:
+        augmentation.set_fitted_state(state)
 
 
 def _accepts_generator(func: Callable) -> bool:

@@ -440,6 +440,11 @@ class GraphRandomChoice(Augmentation):
         self.augmentations = list(augmentations)
         self.p = None if p is None else list(p)
 
+    requires_fit = RandomChoice.requires_fit
+    fit = RandomChoice.fit
+    fitted_state = RandomChoice.fitted_state
+    set_fitted_state = RandomChoice.set_fitted_state
+
     def augment(
         self, batch: GraphBatch, generator: torch.Generator | None = None
     ) -> GraphBatch:

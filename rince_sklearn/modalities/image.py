@@ -12,7 +12,7 @@ from torch import Tensor
 
 from ..augment.image import default_image_augmentation
 from ..batching import TensorSource
-from ..encoders.image import ResNetEncoder
+from ..encoders.image import ConvEncoder
 from ._base import Modality
 
 __all__ = ["ImageModality", "uint8_to_unit"]
@@ -179,10 +179,30 @@ class ImageModality(Modality):
         c, h, w = estimator.image_shape_
         return {"in_channels": c, "image_size": (h, w)}
 
-    def default_encoder(self, estimator: Any) -> type[ResNetEncoder]:
-        """:class:`~rince_sklearn.encoders.ResNetEncoder`."""
-        return ResNetEncoder
+    def default_encoder(self, estimator: Any) -> type[ConvEncoder]:
+        """:class:`~rince_sklearn.encoders.ConvEncoder` (widths from ``DEFAULTS``)."""
+        return ConvEncoder
 
     def default_augmentation(self, estimator: Any) -> Any:
-        """Crop, flip, colour jitter, blur: see ``default_image_augmentation``."""
-        return default_image_augmentation()
+        """Crop, flip, jitter, noise: ``default_image_augmentation(**DEFAULTS)``.
+
+        The strengths are ``DEFAULTS["augmentation"]``.
+        """
+        return default_image_augmentation(**self.DEFAULTS["augmentation"])
+
+    # -- defaults of the "auto" parameters ----------------------------------------
+    DEFAULTS: dict[str, Any] = {
+        "lr": 1e-3,
+        "temperature": 0.5,
+        "max_epochs": 30,
+        "encoder_kwargs": {"base_width": 32},
+        "augmentation": {
+            "crop_scale": (0.6, 1.0),
+            "flip": True,
+            "brightness": 0.4,
+            "contrast": 0.0,
+            "jitter_p": 1.0,
+            "blur_p": 0.0,
+            "noise_std": 0.05,
+        },
+    }
