@@ -35,7 +35,11 @@ import torch
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_quality import probe, tabular_datasets  # noqa: E402
+from bench_quality import (  # noqa: E402
+    pooled_node_features,
+    probe,
+    tabular_datasets,
+)
 
 from rince_sklearn import RobustContrastiveEmbedder  # noqa: E402
 from rince_sklearn.augment import MarginalCorruption  # noqa: E402
@@ -160,6 +164,54 @@ def image_cases(seeds, n_fit, n_val):
         yield "fashion-mnist", seed, X[idx], X_val, y[idx], y_val
 
 
+GRAPH_BASE = dict(
+    lr=3e-3,
+    temperature=0.5,
+    views=dict(per_graph=False, rate=0.2, subgraph_keep_rate=None, mask_fill=0.0),
+)
+GRAPH_CONFIGS = {
+    "base": {},
+    "per_graph": {"views": {**GRAPH_BASE["views"], "per_graph": True}},
+    "subgraph20": {"views": {**GRAPH_BASE["views"], "subgraph_keep_rate": 0.2}},
+    "mask_mean": {"views": {**GRAPH_BASE["views"], "mask_fill": "mean"}},
+    "T0.2": {"temperature": 0.2},
+    "T1.0": {"temperature": 1.0},
+    "lr1e-3": {"lr": 1e-3},
+    "rate0.1": {"views": {**GRAPH_BASE["views"], "rate": 0.1}},
+}
+
+
+def graph_trial(config, X_fit, X_val, y_fit, y_val, seed, epochs):
+    from rince_sklearn.augment import default_graph_augmentation
+
+    c = {**GRAPH_BASE, **GRAPH_CONFIGS[config]}
+    emb = RobustContrastiveEmbedder(
+        augmentation=default_graph_augmentation(**c["views"]),
+        lr=c["lr"],
+        temperature=c["temperature"],
+        max_epochs=epochs,
+        random_state=seed,
+    )
+    start = time.perf_counter()
+    if config == "untrained":
+        emb.set_params(max_epochs=1, lr=1e-12, lr_schedule=None)
+    emb.fit(X_fit)
+    seconds = time.perf_counter() - start
+    acc = probe(emb.transform(X_fit), y_fit, emb.transform(X_val), y_val)
+    return acc, seconds
+
+
+def graph_cases(seeds, n_fit, n_val):
+    from rince_sklearn.datasets import images_to_superpixel_graphs, load_fashion_mnist
+
+    X, y = load_fashion_mnist(subset="train", return_X_y=True)
+    g_fit = images_to_superpixel_graphs(X[50_000 : 50_000 + n_fit])
+    g_val = images_to_superpixel_graphs(X[58_000 : 58_000 + n_val])
+    y_fit, y_val = y[50_000 : 50_000 + n_fit], y[58_000 : 58_000 + n_val]
+    for seed in seeds:
+        yield "superpixels", seed, g_fit, g_val, y_fit, y_val
+
+
 def summarise(rows, command, path, base):
     configs = list(dict.fromkeys(r["config"] for r in rows))
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
@@ -197,7 +249,7 @@ def summarise(rows, command, path, base):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("modality", choices=["tabular", "image"])
+    parser.add_argument("modality", choices=["tabular", "image", "graph"])
     parser.add_argument("--n-fit", type=int, default=3000)
     parser.add_argument("--n-val", type=int, default=5000)
     parser.add_argument("--epochs", type=int, default=8)
@@ -211,13 +263,21 @@ def main():
     name = args.name or f"quality_search_{args.modality}"
     csv_path, md_path = RESULTS / f"{name}.csv", RESULTS / f"{name}.md"
     command = "python benchmarks/search_defaults.py " + " ".join(sys.argv[1:])
-    table = TABULAR_CONFIGS if args.modality == "tabular" else IMAGE_CONFIGS
+    table = {"tabular": TABULAR_CONFIGS, "image": IMAGE_CONFIGS}.get(
+        args.modality, {**GRAPH_CONFIGS, "untrained": {}}
+    )
     configs = args.configs.split(",") if args.configs else list(table)
     if args.modality == "tabular":
         cases, base = tabular_cases(range(args.seeds)), TABULAR_BASE
 
         def trial(config, *data):
             return tabular_trial(config, *data)
+    elif args.modality == "graph":
+        cases = graph_cases(range(args.seeds), args.n_fit, args.n_val)
+        base = {**GRAPH_BASE, "epochs": args.epochs, "n_fit": args.n_fit}
+
+        def trial(config, X_fit, X_val, y_fit, y_val, seed):
+            return graph_trial(config, X_fit, X_val, y_fit, y_val, seed, args.epochs)
     else:
         cases = image_cases(range(args.seeds), args.n_fit, args.n_val)
         base = {**IMAGE_BASE, "epochs": args.epochs, "n_fit": args.n_fit}
@@ -233,8 +293,13 @@ def main():
         csv_path.unlink()
     done = {(r["config"], r["dataset"], int(r["seed"])) for r in rows}
     for name_, seed, X_fit, X_val, y_fit, y_val in cases:
-        flat_fit = X_fit.reshape(len(X_fit), -1)
-        reference = probe(flat_fit, y_fit, X_val.reshape(len(X_val), -1), y_val)
+        if args.modality == "graph":  # pooled node features
+            reference = probe(
+                pooled_node_features(X_fit), y_fit, pooled_node_features(X_val), y_val
+            )
+        else:
+            flat_fit = X_fit.reshape(len(X_fit), -1)
+            reference = probe(flat_fit, y_fit, X_val.reshape(len(X_val), -1), y_val)
         for config in configs:
             if (config, name_, seed) in done:
                 continue
