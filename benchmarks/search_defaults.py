@@ -130,6 +130,8 @@ IMAGE_CONFIGS = {
     "T0.2": {"temperature": 0.2},
     "width64": {"encoder_kwargs": {"base_width": 64}},
     "blur": {"views": {**REFERENCE_VIEWS, "blur_p": 0.5}},
+    "width16_nofc": {"encoder_kwargs": {"base_width": 16}},
+    "2convs": {"encoder_kwargs": {"base_width": 32, "convs_per_stage": 2}},
 }
 
 
@@ -178,6 +180,7 @@ GRAPH_CONFIGS = {
     "T1.0": {"temperature": 1.0},
     "lr1e-3": {"lr": 1e-3},
     "rate0.1": {"views": {**GRAPH_BASE["views"], "rate": 0.1}},
+    "untrained": {},  # the base network at initialisation (BN statistics set)
 }
 
 
@@ -264,7 +267,7 @@ def main():
     csv_path, md_path = RESULTS / f"{name}.csv", RESULTS / f"{name}.md"
     command = "python benchmarks/search_defaults.py " + " ".join(sys.argv[1:])
     table = {"tabular": TABULAR_CONFIGS, "image": IMAGE_CONFIGS}.get(
-        args.modality, {**GRAPH_CONFIGS, "untrained": {}}
+        args.modality, GRAPH_CONFIGS
     )
     configs = args.configs.split(",") if args.configs else list(table)
     if args.modality == "tabular":

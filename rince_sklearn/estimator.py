@@ -98,7 +98,8 @@ class RobustContrastiveEmbedder(
         Width of the projection head's output, where the loss is computed.
     encoder : "auto" or subclass of torch.nn.Module, default="auto"
         ``"auto"`` uses the modality's default (an MLP for tabular data,
-        :class:`~rince_sklearn.encoders.ResNetEncoder` for images).
+        :class:`~rince_sklearn.encoders.ConvEncoder` for images, a GIN for
+        graphs; see :ref:`defaults`).
         A class is built as ``encoder(**encoder_kwargs)``, with ``in_features``
         (tabular, graph node features) or ``in_channels`` (images) and
         ``embedding_dim`` added when its constructor accepts them and
@@ -111,8 +112,10 @@ class RobustContrastiveEmbedder(
     augmentation : "auto", callable or None, default="auto"
         ``"auto"`` uses the modality's default (for tabular data,
         :class:`~rince_sklearn.augment.MarginalCorruption`; for images, crops,
-        flips, colour jitter and blur:
-        :func:`~rince_sklearn.augment.default_image_augmentation`). A callable maps a
+        flips, colour jitter and noise:
+        :func:`~rince_sklearn.augment.default_image_augmentation`). The
+        estimator fits a copy on the training data when the augmentation
+        has a ``fit`` step (see :ref:`custom`). A callable maps a
         batch (a float tensor, or the batched graph) to a random view of it and
         is called once per view; it receives ``generator=`` (seeded from
         ``random_state``) if it accepts that keyword. None uses the batch itself

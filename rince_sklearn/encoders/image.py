@@ -159,8 +159,9 @@ class ConvEncoder(nn.Module):
     but the last followed by 2x2 max pooling; the width doubles at every stage
     (up to ``max_width``). Stages are added until the resolution is at most 8
     (at least two): 28x28 -> 28, 14, 7 (widths 32, 64, 128); 32x32 -> 32, 16,
-    8; 64x64 -> 64, 32, 16, 8 (widths up to 256). Global average pooling and a
-    linear layer give the embedding.
+    8; 64x64 -> 64, 32, 16, 8 (widths up to 256). Global average pooling
+    gives the embedding, through a linear layer when the last width is not
+    ``embedding_dim``.
 
     It costs about a quarter of :class:`ResNetEncoder`'s default per image at
     28x28, and learned better within a CPU budget in the search of the image
@@ -235,7 +236,10 @@ class ConvEncoder(nn.Module):
                 side = (side + 1) // 2
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(width, embedding_dim)
+        # the pooled features are the embedding when the widths agree
+        self.fc: nn.Module = (
+            nn.Linear(width, embedding_dim) if width != embedding_dim else nn.Identity()
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         """Map ``(B, in_channels, H, W)`` images to ``(B, embedding_dim)``."""

@@ -62,7 +62,7 @@ def _as_array(X: Any) -> Any:
 
 
 class ImageModality(Modality):
-    """Images; the default encoder is a small ResNet, views are SimCLR-style.
+    """Images; the default encoder is a plain CNN, views are SimCLR-style.
 
     Accepted layouts:
 
