@@ -181,6 +181,17 @@ GRAPH_CONFIGS = {
     "lr1e-3": {"lr": 1e-3},
     "rate0.1": {"views": {**GRAPH_BASE["views"], "rate": 0.1}},
     "untrained": {},  # the base network at initialisation (BN statistics set)
+    "pg_mean": {
+        "views": {**GRAPH_BASE["views"], "per_graph": True, "mask_fill": "mean"}
+    },
+    "pg_mean_h64": {
+        "views": {**GRAPH_BASE["views"], "per_graph": True, "mask_fill": "mean"},
+        "encoder_kwargs": {"hidden_dim": 64},
+    },
+    "pg_mean_T0.2": {
+        "views": {**GRAPH_BASE["views"], "per_graph": True, "mask_fill": "mean"},
+        "temperature": 0.2,
+    },
 }
 
 
@@ -189,6 +200,7 @@ def graph_trial(config, X_fit, X_val, y_fit, y_val, seed, epochs):
 
     c = {**GRAPH_BASE, **GRAPH_CONFIGS[config]}
     emb = RobustContrastiveEmbedder(
+        encoder_kwargs=c.get("encoder_kwargs"),
         augmentation=default_graph_augmentation(**c["views"]),
         lr=c["lr"],
         temperature=c["temperature"],

@@ -193,7 +193,7 @@ class ImageModality(Modality):
     # -- defaults of the "auto" parameters ----------------------------------------
     DEFAULTS: dict[str, Any] = {
         "lr": 1e-3,
-        "temperature": 0.5,
+        "temperature": 0.2,
         "max_epochs": 30,
         "encoder_kwargs": {"base_width": 32},
         "augmentation": {
