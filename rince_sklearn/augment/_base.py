@@ -29,6 +29,7 @@ __all__ = [
     "Augmentation",
     "Compose",
     "Identity",
+    "MemberAugmentations",
     "RandomChoice",
     "augmentation_state",
     "call_augmentation",
@@ -120,25 +121,25 @@ class Identity(Augmentation):
         return batch
 
 
-class Compose(Augmentation):
-    """Apply augmentations one after the other.
+class MemberAugmentations(Augmentation):
+    """Base class of augmentations made of others (``self.augmentations``).
 
-    Parameters
-    ----------
-    augmentations : sequence of callables
-        Applied in order; each receives the previous one's output.
+    It fits the members that learn from the training data, and gathers their
+    fitted states (keys prefixed ``"<index>."``).
 
     Examples
     --------
     >>> import torch
-    >>> from rince_sklearn.augment import Compose, GaussianNoise, MarginalCorruption
-    >>> views = Compose([MarginalCorruption(0.3), GaussianNoise(0.1)])
-    >>> views(torch.randn(8, 4), generator=torch.Generator().manual_seed(0)).shape
-    torch.Size([8, 4])
+    >>> from rince_sklearn.augment import (Compose, MarginalCorruption,
+    ...     MemberAugmentations)
+    >>> views = Compose([MarginalCorruption(0.5)])
+    >>> isinstance(views, MemberAugmentations), views.requires_fit
+    (True, True)
+    >>> sorted(views.fit(torch.ones(3, 2)).fitted_state())
+    ['0.pool_', '0.pool_key_']
     """
 
-    def __init__(self, augmentations: Sequence[Callable]) -> None:
-        self.augmentations = list(augmentations)
+    augmentations: list[Callable]
 
     @property
     def requires_fit(self) -> bool:  # noqa: D102 - documented on Augmentation
@@ -159,6 +160,27 @@ class Compose(Augmentation):
         """Restore the members' fitted states."""
         _set_members_state(self.augmentations, state)
 
+
+class Compose(MemberAugmentations):
+    """Apply augmentations one after the other.
+
+    Parameters
+    ----------
+    augmentations : sequence of callables
+        Applied in order; each receives the previous one's output.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import Compose, GaussianNoise, MarginalCorruption
+    >>> views = Compose([MarginalCorruption(0.3), GaussianNoise(0.1)])
+    >>> views(torch.randn(8, 4), generator=torch.Generator().manual_seed(0)).shape
+    torch.Size([8, 4])
+    """
+
+    def __init__(self, augmentations: Sequence[Callable]) -> None:
+        self.augmentations = list(augmentations)
+
     def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
         """Apply every augmentation in turn."""
         for augmentation in self.augmentations:
@@ -166,7 +188,7 @@ class Compose(Augmentation):
         return batch
 
 
-class RandomChoice(Augmentation):
+class RandomChoice(MemberAugmentations):
     """Apply one augmentation, drawn at random for the whole batch.
 
     Parameters
@@ -192,25 +214,6 @@ class RandomChoice(Augmentation):
     ) -> None:
         self.augmentations = list(augmentations)
         self.p = None if p is None else list(p)
-
-    @property
-    def requires_fit(self) -> bool:  # noqa: D102 - documented on Augmentation
-        return any(getattr(a, "requires_fit", False) for a in self.augmentations)
-
-    def fit(self, X: Any) -> Augmentation:
-        """Fit every member that learns from the training data."""
-        for augmentation in self.augmentations:
-            if getattr(augmentation, "requires_fit", False):
-                augmentation.fit(X)
-        return self
-
-    def fitted_state(self) -> dict[str, torch.Tensor]:
-        """Return the members' fitted states, keys prefixed ``"<index>."``."""
-        return _members_state(self.augmentations)
-
-    def set_fitted_state(self, state: dict[str, torch.Tensor]) -> None:
-        """Restore the members' fitted states."""
-        _set_members_state(self.augmentations, state)
 
     def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
         """Apply one randomly chosen augmentation."""

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ..graphs import GraphBatch
-from ._base import Augmentation, RandomChoice
+from ._base import Augmentation, MemberAugmentations, RandomChoice
 
 __all__ = [
     "AttributeMasking",
@@ -469,7 +469,7 @@ class RandomWalkSubgraph(Augmentation):
         )
 
 
-class GraphRandomChoice(Augmentation):
+class GraphRandomChoice(MemberAugmentations):
     """Apply one augmentation per graph, drawn at random for every graph.
 
     Each graph of the batch draws one of ``augmentations`` (as GraphCL does
@@ -502,11 +502,6 @@ class GraphRandomChoice(Augmentation):
     ) -> None:
         self.augmentations = list(augmentations)
         self.p = None if p is None else list(p)
-
-    requires_fit = RandomChoice.requires_fit
-    fit = RandomChoice.fit
-    fitted_state = RandomChoice.fitted_state
-    set_fitted_state = RandomChoice.set_fitted_state
 
     def augment(
         self, batch: GraphBatch, generator: torch.Generator | None = None

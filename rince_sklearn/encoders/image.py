@@ -50,6 +50,15 @@ def _n_halvings(side: int, target: int) -> int:
     return n
 
 
+def _short_side(image_size: int | Sequence[int] | None) -> int:
+    """Return the short side of ``image_size`` (32 when it is None)."""
+    if image_size is None:
+        return 32
+    if isinstance(image_size, int):
+        return image_size
+    return min(int(s) for s in image_size)
+
+
 class ResNetEncoder(nn.Module):
     """A small ResNet from images ``(B, C, H, W)`` to ``(B, embedding_dim)``.
 
@@ -105,12 +114,7 @@ class ResNetEncoder(nn.Module):
         blocks_per_stage: int = 1,
     ) -> None:
         super().__init__()
-        if image_size is None:
-            side = 32
-        elif isinstance(image_size, int):
-            side = image_size
-        else:
-            side = min(int(s) for s in image_size)
+        side = _short_side(image_size)
         reductions = _n_halvings(side, 32)  # stem stride and pools
         side = -(-side // 2**reductions)
         if n_stages is None:
@@ -208,12 +212,7 @@ class ConvEncoder(nn.Module):
         max_width: int = 512,
     ) -> None:
         super().__init__()
-        if image_size is None:
-            side = 32
-        elif isinstance(image_size, int):
-            side = image_size
-        else:
-            side = min(int(s) for s in image_size)
+        side = _short_side(image_size)
         if n_stages is None:
             n_stages = max(2, 1 + _n_halvings(side, 8))
         layers: list[nn.Module] = [nn.BatchNorm2d(in_channels, affine=False)]
