@@ -195,6 +195,8 @@ def splits(modality, seeds, args):
     """Yield ``(dataset, seed, X_train, y_train, X_test, y_test, raw_tr, raw_te)``."""
     if modality == "tabular":
         for name, X, y in tabular_datasets():
+            if args.datasets and name not in args.datasets.split(","):
+                continue
             for seed in seeds:
                 X_tr, X_te, y_tr, y_te = train_test_split(
                     X, y, test_size=0.5, stratify=y, random_state=seed
@@ -284,6 +286,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--n-test", type=int, default=2000)
+    parser.add_argument("--datasets", default=None, help="tabular: comma-separated")
     parser.add_argument(
         "--max-epochs",
         default="auto",
