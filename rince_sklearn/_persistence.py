@@ -10,6 +10,7 @@ A saved file is a ``torch.save`` zip archive of one dictionary:
 ``fitted``          the fitted attributes that are not rebuilt, as JSON
 ``history``         the training history, as JSON
 ``state_dict``      the module's tensors
+``augmentation_state`` what a fitted augmentation learnt (tensors; may be empty)
 ==================  =============================================================
 
 This module is a codec: it turns a :class:`Payload` into a file and back, and
@@ -42,6 +43,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
 import warnings
 import zipfile
@@ -76,7 +78,9 @@ FORMAT_VERSION = 2
 #: versions this code reads; version 1 stored classes as ``{"__import__": path}``
 READABLE_VERSIONS = (1, 2)
 _KEYS = {"format", "format_version", "params", "fitted", "history", "state_dict"}
-_KEYS_V2 = _KEYS | {"library_version"}
+_KEYS_V2 = _KEYS | {"library_version", "augmentation_state"}
+#: names of the tensors a fitted augmentation keeps (``pool_``, ``0.pool_``)
+_STATE_NAME = re.compile(r"^(\d+\.)*[a-z][a-z0-9_]*_$")
 #: dtypes an array in a saved file may have (no void, object, or structured types)
 _ARRAY_DTYPES = {
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
@@ -102,6 +106,7 @@ class Payload:
     fitted: dict[str, Any]
     history: list[Any]
     state_dict: dict[str, torch.Tensor]
+    augmentation_state: dict[str, torch.Tensor] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     library_version: str | None = None
     source: str = field(default="the saved file")
@@ -387,6 +392,24 @@ def check_int_tuple(length: int) -> Callable[[Any], Any]:
     return check
 
 
+def check_positive(value: Any) -> Any:
+    """Check that a value is a finite number > 0."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < float("inf")
+    ):
+        raise TypeError(f"expected a positive number, got {value!r}")
+    return value
+
+
+def check_str_dict(value: Any) -> Any:
+    """Check that a value is a dict with string keys (keyword arguments)."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise TypeError(f"expected a dict of keyword arguments, got {value!r}")
+    return value
+
+
 def check_str(value: Any) -> Any:
     """Check that a value is a string."""
     if not isinstance(value, str):
@@ -512,32 +535,45 @@ def _check_raw(raw: Any, source: str) -> Payload:
     history = _json(raw["history"], list, "history", source)
     if not all(isinstance(row, dict) for row in history):
         raise FileFormatError(f"{source}: the history must be a list of dicts.")
-    state = raw["state_dict"]
-    if not isinstance(state, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
-    ):
-        raise FileFormatError(
-            f"{source}: state_dict must map names to tensors (the model's weights)."
-        )
-    for name, tensor in state.items():
-        needed = tensor.numel() * tensor.element_size()
-        if (
-            tensor.layout != torch.strided
-            or not tensor.is_contiguous()
-            or tensor.untyped_storage().nbytes() < needed
-        ):
+    state = _tensors(raw["state_dict"], "state_dict", "the weights", source)
+    augmentation_state = _tensors(
+        raw.get("augmentation_state", {}),
+        "augmentation_state",
+        "the augmentation's state",
+        source,
+    )
+    for name in augmentation_state:
+        if not _STATE_NAME.match(name):
             raise FileFormatError(
-                f"{source}: the weights {name!r} are not a dense tensor."
+                f"{source}: {name!r} is not a name of a fitted augmentation's state."
             )
     return Payload(
         params=params,
         fitted=fitted,
         history=history,
         state_dict=state,
+        augmentation_state=augmentation_state,
         format_version=version,
         library_version=library_version,
         source=source,
     )
+
+
+def _tensors(value: Any, entry: str, what: str, source: str) -> dict[str, torch.Tensor]:
+    """Check that ``value`` maps names to dense tensors that fit their storage."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items()
+    ):
+        raise FileFormatError(f"{source}: {entry} must map names to tensors.")
+    for name, tensor in value.items():
+        needed = tensor.numel() * tensor.element_size()
+        if (
+            tensor.layout != torch.strided
+            or not tensor.is_contiguous()
+            or tensor.untyped_storage().nbytes() < needed
+        ):
+            raise FileFormatError(f"{source}: {what} {name!r} are not a dense tensor.")
+    return value
 
 
 def _json(text: Any, kind: type, name: str, source: str) -> Any:
@@ -660,6 +696,10 @@ def write_payload(payload: Payload, file: str | os.PathLike | IO[bytes]) -> None
         "fitted": json.dumps(payload.fitted),
         "history": json.dumps(payload.history, default=_json_number),
         "state_dict": {k: v.detach().cpu() for k, v in payload.state_dict.items()},
+        "augmentation_state": {
+            k: v.detach().cpu().contiguous()
+            for k, v in payload.augmentation_state.items()
+        },
     }
     if not isinstance(file, (str, os.PathLike)):
         torch.save(raw, file)

@@ -39,8 +39,10 @@ from ._persistence import (
     Payload,
     check_architecture,
     check_int,
+    check_positive,
     check_str,
     check_str_array,
+    check_str_dict,
     decode_augmentation,
     decode_class,
     decode_plain,
@@ -52,7 +54,13 @@ from ._persistence import (
 )
 from ._progress import FitProgress
 from ._version import __version__
+from .augment._base import (
+    augmentation_state,
+    fit_augmentation,
+    set_augmentation_state,
+)
 from .batching import BatchSource
+from .callbacks import WarmupCosineLR
 from .encoders.head import ContrastiveModule
 from .losses import InfoNCELoss, RINCELoss
 from .metrics import retrieval_auc
@@ -109,25 +117,31 @@ class RobustContrastiveEmbedder(
         it is most robust to noisy views. Ignored by ``loss="infonce"``.
     lam : float, default=0.01
         RINCE's weight of the partition term, > 0. Ignored by InfoNCE.
-    temperature : float, default=0.5
-        Divides cosine similarities in the loss, > 0.
+    temperature : float or "auto", default="auto"
+        Divides cosine similarities in the loss, > 0. ``"auto"``: the
+        modality's default (see :ref:`defaults`), resolved into
+        ``temperature_``.
     embedding_dim : int, default=64
         Width of ``transform``'s output (the encoder's output).
     projection_dim : int, default=64
         Width of the projection head's output, where the loss is computed.
     encoder : "auto" or subclass of torch.nn.Module, default="auto"
         ``"auto"`` uses the modality's default encoder (see
-        :ref:`modality defaults <modality-defaults>`).
+        :ref:`modality defaults <modality-defaults>` and :ref:`defaults`).
         A class is built as ``encoder(**encoder_kwargs)``, with ``in_features``
         (tabular, graph node features) or ``in_channels`` (images) and
         ``embedding_dim`` added when its constructor accepts them and
         ``encoder_kwargs`` does not set them. It must map a batch to
         ``(batch, embedding_dim)``.
     encoder_kwargs : dict, default=None
-        Keyword arguments of the encoder (also of the default one).
+        Keyword arguments of the encoder (also of the default one, where they
+        override the modality's default width and depth); resolved into
+        ``encoder_kwargs_``.
     augmentation : "auto", callable or None, default="auto"
         ``"auto"`` uses the modality's default augmentation (see
-        :ref:`modality defaults <modality-defaults>`). A callable maps a
+        :ref:`modality defaults <modality-defaults>`); the estimator fits a
+        copy on the training data when the augmentation has a ``fit`` step
+        (see :ref:`custom`). A callable maps a
         batch (a float tensor, or the batched graph) to a random view of it
         and is called once per view; it receives ``generator=`` (seeded from
         ``random_state``) if it accepts that keyword. None uses the batch
@@ -140,16 +154,25 @@ class RobustContrastiveEmbedder(
         ``(C, H, W)``: read flat 2-D rows as images. Image inputs may also be
         ``(n, H, W)`` or ``(n, C, H, W)`` arrays; uint8 images are read as
         ``value / 255``. The fitted shape is ``image_shape_``.
-    max_epochs : int, default=50
-        Passes over the data.
+    max_epochs : int or "auto", default="auto"
+        Passes over the data. ``"auto"``: the modality's default (it may depend
+        on the number of samples), resolved into ``max_epochs_``.
     batch_size : int, default=256
         Samples per training batch (at least 2); smaller data uses one batch of
         all samples. Every training batch has this size: the last incomplete
         batch of each epoch is left out (different samples each epoch), since
         the loss's scale depends on the batch size. Also the batch size of
         ``transform``, which embeds every sample.
-    lr : float, default=1e-3
-        Learning rate.
+    lr : float or "auto", default="auto"
+        Peak learning rate. ``"auto"``: the modality's default, resolved into
+        ``lr_``.
+    lr_schedule : {"warmup_cosine"} or None, default="warmup_cosine"
+        ``"warmup_cosine"``: the learning rate rises linearly over the first
+        10% of the optimiser steps, then decays to 0 along a cosine over the
+        rest of ``fit`` (:class:`~rince_sklearn.callbacks.WarmupCosineLR`). In
+        ``partial_fit`` the total is unknown: the rate warms up over the first
+        call and then stays at ``lr`` (also after a ``fit``). None: constant
+        ``lr`` (pass your own schedule in ``callbacks``).
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
         Optimiser.
     weight_decay : float, default=0.0
@@ -204,6 +227,12 @@ class RobustContrastiveEmbedder(
         The device used for training and inference.
     batch_size_ : int
         The training batch size used (``batch_size``, or fewer with less data).
+    lr_, temperature_, max_epochs_ : float, float, int
+        The values used: the parameters, or the modality's defaults where
+        they are ``"auto"``.
+    encoder_kwargs_ : dict
+        The encoder's keyword arguments used (the default encoder's width and
+        depth from the modality, overridden by ``encoder_kwargs``).
     augmentation_ : callable or None
         The augmentation used.
     net_ : ContrastiveNet
@@ -252,6 +281,10 @@ class RobustContrastiveEmbedder(
         "feature_names_in_": check_str_array,
         "modality_": check_str,
         "batch_size_": check_int(1),
+        "lr_": check_positive,
+        "temperature_": check_positive,
+        "max_epochs_": check_int(1),
+        "encoder_kwargs_": check_str_dict,
     }
     #: fitted attributes that ``load`` and unpickling rebuild instead
     _rebuilt_attributes: tuple[str, ...] = (
@@ -275,7 +308,10 @@ class RobustContrastiveEmbedder(
         "loss": [StrOptions({"rince", "infonce"})],
         "q": [Interval(Real, 0, 1, closed="right")],
         "lam": [Interval(Real, 0, None, closed="neither")],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "temperature": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "projection_dim": [Interval(Integral, 1, None, closed="left")],
         "encoder": [StrOptions({"auto"}), type],
@@ -283,9 +319,13 @@ class RobustContrastiveEmbedder(
         "augmentation": [StrOptions({"auto"}), callable, None],
         "noise_rate": [Interval(Real, 0, 1, closed="both")],
         "image_shape": [tuple, list, None],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "lr_schedule": [StrOptions({"warmup_cosine"}), None],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "device": [str, torch.device],
@@ -309,7 +349,7 @@ class RobustContrastiveEmbedder(
         loss: str = "rince",
         q: float = 0.5,
         lam: float = 0.01,
-        temperature: float = 0.5,
+        temperature: float | str = "auto",
         embedding_dim: int = 64,
         projection_dim: int = 64,
         encoder: str | type[nn.Module] = "auto",
@@ -317,9 +357,10 @@ class RobustContrastiveEmbedder(
         augmentation: Any = "auto",
         noise_rate: float = 0.0,
         image_shape: tuple[int, int, int] | None = None,
-        max_epochs: int = 50,
+        max_epochs: int | str = "auto",
         batch_size: int = 256,
-        lr: float = 1e-3,
+        lr: float | str = "auto",
+        lr_schedule: str | None = "warmup_cosine",
         optimizer: str | type[torch.optim.Optimizer] = "adam",
         weight_decay: float = 0.0,
         device: str | torch.device = "auto",
@@ -346,6 +387,7 @@ class RobustContrastiveEmbedder(
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.device = device
@@ -374,7 +416,7 @@ class RobustContrastiveEmbedder(
                 "encoder must be 'auto' or a subclass of torch.nn.Module, got "
                 f"{encoder!r}."
             )
-        kwargs = dict(self.encoder_kwargs or {})
+        kwargs = dict(self.encoder_kwargs_)
         accepted: Mapping[str, inspect.Parameter]
         try:
             accepted = inspect.signature(encoder).parameters
@@ -397,11 +439,11 @@ class RobustContrastiveEmbedder(
 
     def _criterion(self) -> tuple[type[nn.Module], dict[str, float]]:
         if self.loss == "infonce":
-            return InfoNCELoss, {"temperature": self.temperature}
+            return InfoNCELoss, {"temperature": self.temperature_}
         return RINCELoss, {
             "q": self.q,
             "lam": self.lam,
-            "temperature": self.temperature,
+            "temperature": self.temperature_,
         }
 
     def _module_kwargs(self, modality: Modality) -> dict[str, Any]:
@@ -425,6 +467,10 @@ class RobustContrastiveEmbedder(
         )
         # copies: fitting must not change the objects passed as parameters
         callbacks = copy.deepcopy(list(self.callbacks or []))
+        if self.lr_schedule == "warmup_cosine":
+            callbacks.append(
+                ("lr_schedule", WarmupCosineLR(warmup=0.1, max_epochs=self.max_epochs_))
+            )
         if self.n_iter_no_change is not None:
             callbacks.append(
                 EarlyStopping(
@@ -444,8 +490,8 @@ class RobustContrastiveEmbedder(
             **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
             optimizer=optimizer,
             optimizer__weight_decay=self.weight_decay,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
+            lr=self.lr_,
+            max_epochs=self.max_epochs_,
             batch_size=self.batch_size_,
             train_split=None,
             callbacks=callbacks or None,
@@ -531,11 +577,33 @@ class RobustContrastiveEmbedder(
                 delattr(self, name)
         self.device_ = resolve_device(self.device)
         self.batch_size_ = min(self.batch_size, n_samples)
-        self.augmentation_ = self._resolve_augmentation(modality)
+        self._resolve_defaults(modality, n_samples)
+        self.augmentation_ = fit_augmentation(
+            self._resolve_augmentation(modality),
+            lambda: source.take(torch.arange(n_samples)),
+        )
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         self.net_ = self._build_net(modality, seed)
+
+    def _resolve_defaults(self, modality: Modality, n_samples: int) -> None:
+        """Set ``lr_``, ``temperature_``, ``max_epochs_``, ``encoder_kwargs_``."""
+        defaults = modality.defaults(self, n_samples)
+        for name in ("lr", "temperature", "max_epochs"):
+            value = getattr(self, name)
+            auto = isinstance(value, str) and value == "auto"
+            setattr(self, f"{name}_", defaults[name] if auto else value)
+        kwargs = dict(self.encoder_kwargs or {})
+        if isinstance(self.encoder, str) and self.encoder == "auto":
+            kwargs = {**defaults.get("encoder_kwargs", {}), **kwargs}
+        self.encoder_kwargs_ = kwargs
+
+    def _hold_lr_schedule(self) -> None:
+        """Stop the default schedule's decay: ``partial_fit`` has no known end."""
+        for name, callback in self.net_.callbacks_:
+            if name == "lr_schedule" and isinstance(callback, WarmupCosineLR):
+                callback.hold()
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: Any, y: Any = None) -> RobustContrastiveEmbedder:
@@ -546,9 +614,13 @@ class RobustContrastiveEmbedder(
         the random streams, all from ``random_state``); each later call runs
         one epoch over ``X`` with the same net, optimiser state and random
         streams, so data larger than memory can stream through in chunks.
-        ``max_epochs`` is not used: one call is one pass. ``k`` calls on the
-        same ``X`` give the same model as ``fit`` with ``max_epochs=k``, and a
-        call after :meth:`fit` continues from the fitted model. Training
+        ``max_epochs`` is not used: one call is one pass. With no known total,
+        the default learning-rate schedule warms up over the first call and
+        then keeps ``lr`` (no cosine decay; a call after :meth:`fit`, whose
+        schedule has ended, continues at ``lr``). With ``lr_schedule=None``,
+        ``k`` calls on the same ``X`` give the same model as ``fit`` with
+        ``max_epochs=k``, and a call after :meth:`fit` continues from the
+        fitted model as one more epoch of ``fit`` would. Training
         batches of ``batch_size`` are drawn within each chunk, so a chunk
         should hold several batches.
 
@@ -590,6 +662,7 @@ class RobustContrastiveEmbedder(
                     f"partial_fit needs at least 2 samples per chunk, got "
                     f"{len(source)}."
                 )
+            self._hold_lr_schedule()
             if self.verbose:  # one pass per call: the progress's total
                 dict(self.net_.callbacks_)["progress"].epochs = 1
             with torch_threads(resolve_n_threads(self.n_threads)):
@@ -864,6 +937,7 @@ class RobustContrastiveEmbedder(
             fitted=fitted,
             history=self.history_.to_list(),
             state_dict=dict(self.net_.module_.state_dict()),
+            augmentation_state=augmentation_state(self.augmentation_),
             library_version=__version__,
         )
 
@@ -910,6 +984,11 @@ class RobustContrastiveEmbedder(
         estimator = cls(**params)
 
         fitted = dict(payload.fitted)
+        if payload.format_version == 1:  # before the "auto" defaults existed
+            for name in ("lr", "temperature", "max_epochs"):
+                fitted.setdefault(f"{name}_", payload.params.get(name))
+            kwargs = payload.params.get("encoder_kwargs") or {"__dict__": []}
+            fitted.setdefault("encoder_kwargs_", kwargs)
         modality_name = decode_plain(fitted.get("modality_"), f"{source}: modality_")
         try:
             modality = get_modality(check_str(modality_name))
@@ -919,7 +998,7 @@ class RobustContrastiveEmbedder(
             ) from None
         declared = cls._declared_attributes(modality)
         unknown = set(fitted) - set(declared)
-        missing = {"n_features_in_", "modality_", "batch_size_"} - set(fitted)
+        missing = set(cls._saved_attributes) - {"feature_names_in_"} - set(fitted)
         if unknown or missing:
             raise FileFormatError(
                 f"{source} has unknown fitted attributes {sorted(unknown)} or lacks "
@@ -937,7 +1016,16 @@ class RobustContrastiveEmbedder(
     def _restore(self, modality: Modality, payload: Payload) -> None:
         """Build the net for the loaded attributes and load its weights into it."""
         self.device_ = available_device(self.device, stacklevel=4)
-        self.augmentation_ = self._resolve_augmentation(modality)
+        augmentation = self._resolve_augmentation(modality)
+        if payload.augmentation_state:
+            if not getattr(augmentation, "requires_fit", False):
+                raise FileFormatError(
+                    f"{payload.source} holds a fitted state for an augmentation "
+                    "that learns nothing from the training data."
+                )
+            augmentation = copy.deepcopy(augmentation)
+            set_augmentation_state(augmentation, payload.augmentation_state)
+        self.augmentation_ = augmentation
         module_kwargs = self._module_kwargs(modality)
         check_architecture(
             lambda: ContrastiveModule(**module_kwargs),

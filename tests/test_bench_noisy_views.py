@@ -118,4 +118,3 @@ def test_best_rince_is_chosen_on_validation_not_test(noisy_views):
     table = "\n".join(noisy_views.grid_tables(df))
     # the best-RINCE column reports the chosen setting's test accuracy, 60.0
     assert "| 0.8 | 50.0 | 80.0 | 60.0 | 60.0 | q=1.0 lam=0.01 |" in table
-

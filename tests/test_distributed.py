@@ -58,6 +58,10 @@ PARAMS = dict(
 )
 #: the default augmentation (SCARF, donors gathered from all processes)
 AUGMENTED = {**PARAMS, "augmentation": "auto", "noise_rate": 0.0}
+#: an augmentation that needs the global batch (the columns' spread) but learns
+#: nothing from the training data, which each process of ShardedEmbedder sees
+#: only its part of
+BATCH_AUGMENTED = {**AUGMENTED, "augmentation": GaussianNoise(0.2)}
 GRAPH_PARAMS = dict(
     embedding_dim=8,
     projection_dim=8,
@@ -179,8 +183,8 @@ def _worker(folder: str) -> None:
     sizes = shard_sizes(len(X), world_size())
     start = sum(sizes[: rank()])
     part = X[start : start + sizes[rank()]]
-    sharded = ShardedEmbedder(**AUGMENTED).fit(part)
-    replicated = DistributedEmbedder(**AUGMENTED).fit(X)
+    sharded = ShardedEmbedder(**BATCH_AUGMENTED).fit(part)
+    replicated = DistributedEmbedder(**BATCH_AUGMENTED).fit(X)
     results["sharded"] = torch.from_numpy(sharded.transform(X))
     results["replicated"] = torch.from_numpy(replicated.transform(X))
     results["sharded_history"] = torch.tensor(sharded.history_[:, "train_loss"])

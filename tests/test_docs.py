@@ -30,6 +30,7 @@ PUBLIC_MODULES = [
     "rince_sklearn",
     "rince_sklearn.augment",
     "rince_sklearn.batching",
+    "rince_sklearn.callbacks",
     "rince_sklearn.datasets",
     "rince_sklearn.distributed",
     "rince_sklearn.encoders",

@@ -1,6 +1,5 @@
 """RobustContrastiveEmbedder on tabular data: API, training, learning, persistence."""
 
-
 import numpy as np
 import pytest
 import torch

@@ -396,6 +396,24 @@ ATTACKS = {
         "fitted": {"n_features_in_": "13"}
     },
     "unknown modality": lambda m: {"fitted": {"modality_": "rince_canary"}},
+    "fitted lr_ not a number": lambda m: {"fitted": {"lr_": _shell(m)}},
+    "fitted encoder_kwargs_ with a class": lambda m: {
+        "fitted": {
+            "encoder_kwargs_": {"__dict__": [["x", {"__class__": "rince_canary:X"}]]}
+        }
+    },
+    "augmentation state under a dunder name": lambda m: {
+        "augmentation_state": {"__class__": torch.zeros(1)}
+    },
+    "augmentation state for an augmentation that fits nothing": lambda m: {
+        "params": {
+            "augmentation": {
+                "__augmentation__": "rince_sklearn.augment.tabular:GaussianNoise",
+                "params": {"std": 0.1},
+            }
+        },
+        "augmentation_state": {"pool_": torch.zeros(2, 2)},
+    },
 }
 
 
@@ -544,7 +562,12 @@ def test_architecture_bomb_is_refused_before_allocation(
     """encoder_kwargs that ask for a huge encoder beside small weights."""
     path, _ = saved
     encoded = {"__dict__": [[k, v] for k, v in encoder_kwargs.items()]}
-    tampered = _tamper(path, tmp_path / "arch.pt", params={"encoder_kwargs": encoded})
+    tampered = _tamper(
+        path,
+        tmp_path / "arch.pt",
+        params={"encoder_kwargs": encoded},
+        fitted={"encoder_kwargs_": encoded},
+    )
     growth, error = _peak_memory_of_load(tampered)
     assert error.startswith("ValueError") and "weights" in error, error
     assert growth < 100, f"load grew the peak memory by {growth} MB"

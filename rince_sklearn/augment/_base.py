@@ -6,14 +6,22 @@ An augmentation maps a batch to a randomly augmented view of the whole batch:
 reproduces every view) and keep their settings as plain attributes (so they
 pickle, clone and save as JSON). Any other callable ``f(batch) -> view`` works
 too; the estimator passes ``generator=`` to it only if it accepts that keyword.
+
+An augmentation may also learn from the training data: when it has a ``fit``
+method and ``requires_fit`` is true, the estimator calls ``fit(X)`` once before
+training, on a copy (the ``augmentation`` parameter is never changed), with
+``X`` the whole training set as one batch. What ``fit`` learns is kept as
+tensor attributes whose names end in ``_`` (``fitted_state`` lists them), so
+that pickling and ``save``/``load`` keep it.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -21,9 +29,13 @@ __all__ = [
     "Augmentation",
     "Compose",
     "Identity",
+    "MemberAugmentations",
     "RandomChoice",
+    "augmentation_state",
     "call_augmentation",
     "call_augmentation_shard",
+    "fit_augmentation",
+    "set_augmentation_state",
 ]
 
 
@@ -48,9 +60,37 @@ class Augmentation:
     [[3.0, 3.0]]
     """
 
+    @property
+    def requires_fit(self) -> bool:
+        """Whether :meth:`fit` learns from the training data.
+
+        The estimator calls ``fit`` only then, so that other augmentations
+        cost nothing.
+        """
+        return False
+
     def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
         """Return a randomly augmented view of ``batch``."""
         raise NotImplementedError  # pragma: no cover - abstract
+
+    def fit(self, X: Any) -> Augmentation:
+        """Learn from the training data ``X`` (one batch of all rows); no-op here."""
+        return self
+
+    def fitted_state(self) -> dict[str, torch.Tensor]:
+        """Return what :meth:`fit` learnt: tensor attributes ending in ``_``."""
+        return {
+            name: value
+            for name, value in vars(self).items()
+            if name.endswith("_")
+            and not name.startswith("_")
+            and isinstance(value, torch.Tensor)
+        }
+
+    def set_fitted_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`fitted_state` returned."""
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def __call__(self, batch: Any, generator: torch.Generator | None = None) -> Any:
         return self.augment(batch, generator=generator)
@@ -87,7 +127,47 @@ class Identity(Augmentation):
         return batch
 
 
-class Compose(Augmentation):
+class MemberAugmentations(Augmentation):
+    """Base class of augmentations made of others (``self.augmentations``).
+
+    It fits the members that learn from the training data, and gathers their
+    fitted states (keys prefixed ``"<index>."``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import (Compose, MarginalCorruption,
+    ...     MemberAugmentations)
+    >>> views = Compose([MarginalCorruption(0.5)])
+    >>> isinstance(views, MemberAugmentations), views.requires_fit
+    (True, True)
+    >>> sorted(views.fit(torch.ones(3, 2)).fitted_state())
+    ['0.pool_', '0.pool_key_']
+    """
+
+    augmentations: list[Callable]
+
+    @property
+    def requires_fit(self) -> bool:  # noqa: D102 - documented on Augmentation
+        return any(getattr(a, "requires_fit", False) for a in self.augmentations)
+
+    def fit(self, X: Any) -> Augmentation:
+        """Fit every member that learns from the training data."""
+        for augmentation in self.augmentations:
+            if getattr(augmentation, "requires_fit", False):
+                cast(Any, augmentation).fit(X)
+        return self
+
+    def fitted_state(self) -> dict[str, torch.Tensor]:
+        """Return the members' fitted states, keys prefixed ``"<index>."``."""
+        return _members_state(self.augmentations)
+
+    def set_fitted_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore the members' fitted states."""
+        _set_members_state(self.augmentations, state)
+
+
+class Compose(MemberAugmentations):
     """Apply augmentations one after the other.
 
     Parameters
@@ -122,7 +202,7 @@ class Compose(Augmentation):
         return batch
 
 
-class RandomChoice(Augmentation):
+class RandomChoice(MemberAugmentations):
     """Apply one augmentation, drawn at random for the whole batch.
 
     Parameters
@@ -174,6 +254,118 @@ class RandomChoice(Augmentation):
         return call_augmentation_shard(
             self.augmentations[choice], batch, shard, generator
         )
+
+
+def _members_state(members: Sequence[Callable]) -> dict[str, torch.Tensor]:
+    state = {}
+    for i, member in enumerate(members):
+        for name, value in augmentation_state(member).items():
+            state[f"{i}.{name}"] = value
+    return state
+
+
+def _set_members_state(
+    members: Sequence[Callable], state: dict[str, torch.Tensor]
+) -> None:
+    for i, member in enumerate(members):
+        prefix = f"{i}."
+        own = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        if own:
+            set_augmentation_state(member, own)
+
+
+def fit_augmentation(augmentation: Any, X: Any) -> Any:
+    """Return ``augmentation`` fitted on ``X`` (a copy when it learns anything).
+
+    Augmentations whose ``requires_fit`` is false (and callables without
+    ``fit``) are returned as they are; the others are deep-copied and their
+    ``fit(X)`` is called, so the object passed in is never changed.
+
+    Parameters
+    ----------
+    augmentation : callable or None
+        The augmentation (the estimator's ``augmentation`` once resolved).
+    X : Tensor, GraphBatch or callable
+        The training data as one batch, or a function without arguments that
+        returns it (called only when needed, since building the whole batch
+        costs memory).
+
+    Returns
+    -------
+    augmentation : callable or None
+        The fitted copy, or ``augmentation`` itself.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import MarginalCorruption, fit_augmentation
+    >>> corruption = MarginalCorruption(0.5)
+    >>> fitted = fit_augmentation(corruption, torch.arange(6.0).reshape(3, 2))
+    >>> fitted is corruption, fitted.pool_.shape, hasattr(corruption, "pool_")
+    (False, torch.Size([3, 2]), False)
+    """
+    if augmentation is None or not getattr(augmentation, "requires_fit", False):
+        return augmentation
+    if not callable(getattr(augmentation, "fit", None)):
+        return augmentation
+    data = X() if callable(X) else X
+    fitted = copy.deepcopy(augmentation)
+    fitted.fit(data)
+    return fitted
+
+
+def augmentation_state(augmentation: Any) -> dict[str, torch.Tensor]:
+    """Return a fitted augmentation's learnt tensors (empty for most).
+
+    The state is a flat dict of tensors, with keys ``"name"`` or, inside
+    :class:`Compose` and :class:`RandomChoice`, ``"<index>.name"``: plain data
+    that ``save`` can store without pickling.
+
+    Parameters
+    ----------
+    augmentation : callable or None
+
+    Returns
+    -------
+    dict of str to Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import (Compose, GaussianNoise,
+    ...     MarginalCorruption, augmentation_state, fit_augmentation)
+    >>> views = Compose([MarginalCorruption(0.5), GaussianNoise(0.1)])
+    >>> sorted(augmentation_state(fit_augmentation(views, torch.ones(4, 2))))
+    ['0.pool_', '0.pool_key_']
+    """
+    fitted_state = getattr(augmentation, "fitted_state", None)
+    if augmentation is None or not callable(fitted_state):
+        return {}
+    return dict(fitted_state())
+
+
+def set_augmentation_state(augmentation: Any, state: dict[str, torch.Tensor]) -> None:
+    """Restore a state returned by :func:`augmentation_state` (in place).
+
+    Parameters
+    ----------
+    augmentation : callable
+        An unfitted augmentation built with the same parameters.
+    state : dict of str to Tensor
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.augment import (MarginalCorruption,
+    ...     augmentation_state, fit_augmentation, set_augmentation_state)
+    >>> fitted = fit_augmentation(MarginalCorruption(0.5), torch.rand(5, 3))
+    >>> fresh = MarginalCorruption(0.5)
+    >>> set_augmentation_state(fresh, augmentation_state(fitted))
+    >>> torch.equal(fresh.pool_, fitted.pool_)
+    True
+    """
+    if state:
+        augmentation.set_fitted_state(state)
 
 
 def _accepts_generator(func: Callable) -> bool:

@@ -15,12 +15,13 @@ References
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 from torch import Tensor
 
 from ..graphs import GraphBatch
-from ._base import Augmentation, RandomChoice
+from ._base import Augmentation, MemberAugmentations, RandomChoice
 
 __all__ = [
     "AttributeMasking",
@@ -188,11 +189,13 @@ def attribute_masking(
     batch: GraphBatch,
     rate: float,
     generator: torch.Generator | None = None,
-    fill: float = 0.0,
+    fill: float | Tensor = 0.0,
     *,
     where: Tensor | None = None,
 ) -> GraphBatch:
     """Set all features of ``floor(rate * n)`` random nodes per graph to ``fill``.
+
+    ``fill`` is a number, or a feature vector of shape ``(F,)``.
 
     Examples
     --------
@@ -207,7 +210,11 @@ def attribute_masking(
     n_mask = _only_where(torch.floor(rate * counts).long(), where)  # (G,)
     rank = _random_rank(batch.batch, generator)  # (N,)
     mask = rank < n_mask[batch.batch]  # (N,)
-    x = batch.x.masked_fill(mask[:, None], fill)  # (N, F)
+    if isinstance(fill, Tensor):
+        fill = fill.to(batch.x.device, batch.x.dtype).expand_as(batch.x)
+        x = torch.where(mask[:, None], fill, batch.x)  # (N, F)
+    else:
+        x = batch.x.masked_fill(mask[:, None], fill)  # (N, F)
     return batch.replace(x=x)
 
 
@@ -218,6 +225,7 @@ def random_walk_subgraph(
     generator: torch.Generator | None = None,
     *,
     where: Tensor | None = None,
+    keep_rate: float | None = None,
 ) -> GraphBatch:
     """Keep the nodes visited by short random walks, and the edges among them.
 
@@ -227,6 +235,12 @@ def random_walk_subgraph(
     view is the subgraph induced by all visited nodes: connected pieces of the
     graph around the starts. All walkers of the batch move together, so the
     Python loop runs over steps, not graphs.
+
+    With ``keep_rate``, a graph's walkers stop once it has
+    ``ceil(keep_rate * n)`` visited nodes (they may overshoot by the walkers
+    of the last step): GraphCL's subgraphs keep 20% of the nodes, while the
+    defaults here (10% starts, 10 steps) keep about 43-57% of a superpixel
+    graph's nodes.
 
     Examples
     --------
@@ -251,8 +265,18 @@ def random_walk_subgraph(
         neighbours = dst[order]  # (E,) targets grouped by source
         degree = torch.bincount(src, minlength=batch.num_nodes)  # (N,)
         row_start = torch.cumsum(degree, 0) - degree  # (N,)
+        target = None
+        if keep_rate is not None:
+            target = torch.ceil(keep_rate * counts).long()  # (G,)
         for _ in range(walk_length):
             d = degree[walker]  # (W,)
+            if target is not None:
+                seen = torch.bincount(
+                    batch.batch[visited], minlength=batch.num_graphs
+                )  # (G,)
+                d = torch.where(
+                    seen[batch.batch[walker]] < target[batch.batch[walker]], d, 0
+                )
             u = torch.rand(walker.shape[0], generator=generator, device=device)
             step = torch.floor(u * d).long()  # (W,) in [0, d)
             slot = (row_start[walker] + step).clamp(max=neighbours.shape[0] - 1)
@@ -341,8 +365,16 @@ class AttributeMasking(Augmentation):
     ----------
     rate : float, default=0.2
         Fraction of each graph's nodes masked.
-    fill : float, default=0.0
-        Value written into the masked nodes' features.
+    fill : float or "mean", default=0.0
+        Value written into the masked nodes' features; ``"mean"``: the mean
+        node-feature vector of the training graphs (learnt by ``fit``, which
+        the estimator calls; the batch's mean before that).
+
+    Attributes
+    ----------
+    mean_ : Tensor of shape (n_features,)
+        The training graphs' mean node features (``fill="mean"``, after
+        ``fit``).
 
     Examples
     --------
@@ -354,9 +386,19 @@ class AttributeMasking(Augmentation):
     3
     """
 
-    def __init__(self, rate: float = 0.2, fill: float = 0.0) -> None:
+    def __init__(self, rate: float = 0.2, fill: float | str = 0.0) -> None:
         self.rate = rate
         self.fill = fill
+
+    @property
+    def requires_fit(self) -> bool:  # noqa: D102 - documented on Augmentation
+        return isinstance(self.fill, str)
+
+    def fit(self, X: GraphBatch) -> AttributeMasking:
+        """Learn the mean node-feature vector of the training graphs ``X``."""
+        if self.requires_fit:
+            self.mean_ = X.x.detach().to("cpu", torch.float32).mean(dim=0)
+        return self
 
     def augment(
         self,
@@ -366,7 +408,13 @@ class AttributeMasking(Augmentation):
         where: Tensor | None = None,
     ) -> GraphBatch:
         """Return the batch with masked node features."""
-        return attribute_masking(batch, self.rate, generator, self.fill, where=where)
+        fill: Any = self.fill
+        if isinstance(fill, str):
+            if fill != "mean":
+                raise ValueError(f"fill must be a number or 'mean', got {fill!r}.")
+            mean = getattr(self, "mean_", None)
+            fill = batch.x.mean(dim=0) if mean is None else mean
+        return attribute_masking(batch, self.rate, generator, fill, where=where)
 
 
 class RandomWalkSubgraph(Augmentation):
@@ -378,6 +426,11 @@ class RandomWalkSubgraph(Augmentation):
         Walkers per graph, as a fraction of its nodes (at least one).
     walk_length : int, default=10
         Steps of every walker.
+    keep_rate : float, default=None
+        Stop a graph's walkers once this fraction of its nodes is visited
+        (0.2 for GraphCL's subgraph size, with ``start_rate`` small and
+        ``walk_length`` large enough to reach it); None: walk all steps
+        (about 43-57% of a superpixel graph's nodes with the defaults).
 
     Examples
     --------
@@ -389,9 +442,15 @@ class RandomWalkSubgraph(Augmentation):
     True
     """
 
-    def __init__(self, start_rate: float = 0.1, walk_length: int = 10) -> None:
+    def __init__(
+        self,
+        start_rate: float = 0.1,
+        walk_length: int = 10,
+        keep_rate: float | None = None,
+    ) -> None:
         self.start_rate = start_rate
         self.walk_length = walk_length
+        self.keep_rate = keep_rate
 
     def augment(
         self,
@@ -402,11 +461,16 @@ class RandomWalkSubgraph(Augmentation):
     ) -> GraphBatch:
         """Return the random-walk subgraphs."""
         return random_walk_subgraph(
-            batch, self.start_rate, self.walk_length, generator, where=where
+            batch,
+            self.start_rate,
+            self.walk_length,
+            generator,
+            where=where,
+            keep_rate=self.keep_rate,
         )
 
 
-class GraphRandomChoice(Augmentation):
+class GraphRandomChoice(MemberAugmentations):
     """Apply one augmentation per graph, drawn at random for every graph.
 
     Each graph of the batch draws one of ``augmentations`` (as GraphCL does
@@ -451,20 +515,52 @@ class GraphRandomChoice(Augmentation):
             weights.to(device), batch.num_graphs, replacement=True, generator=generator
         )  # (G,)
         for i, augmentation in enumerate(self.augmentations):
-            batch = augmentation.augment(batch, generator, where=choice == i)
+            batch = cast(Any, augmentation).augment(batch, generator, where=choice == i)
         return batch
 
 
-def default_graph_augmentation() -> RandomChoice:
-    """Return GraphCL's default: one of its four augmentations, drawn per batch.
+def default_graph_augmentation(
+    per_graph: bool = False,
+    rate: float = 0.2,
+    subgraph_keep_rate: float | None = None,
+    mask_fill: float | str = 0.0,
+) -> Augmentation:
+    """Return GraphCL's four augmentations, one drawn per batch or per graph.
 
-    Node dropping, edge perturbation and attribute masking at 20%, and
-    random-walk subgraphs, each with probability 1/4 per batch and view (the
-    graph modality's default augmentation).
+    Node dropping, edge perturbation and attribute masking at ``rate``, and
+    random-walk subgraphs, each with probability 1/4. What each one does, as
+    built here (the graph modality's defaults are in its ``DEFAULTS``):
+
+    - node dropping removes ``floor(rate * n)`` nodes of each graph, with
+      their edges;
+    - edge perturbation drops ``floor(rate * m)`` of a graph's ``m`` edges,
+      counted as undirected pairs (both directions of an edge go together),
+      and adds none;
+    - attribute masking sets all features of ``floor(rate * n)`` nodes to
+      ``mask_fill``: 0 by default, or ``"mean"``, the training graphs' mean
+      node-feature vector;
+    - the random-walk subgraph starts walkers at 10% of the nodes for 10
+      steps, which keeps about 43-57% of a superpixel graph's nodes, against
+      about 20% in GraphCL; ``subgraph_keep_rate=0.2`` stops the walks at
+      GraphCL's size (then from 2% starts, 20 steps).
+
+    Parameters
+    ----------
+    per_graph : bool, default=False
+        False: one augmentation is drawn per batch (and view) and applied to
+        all its graphs (:class:`~rince_sklearn.augment.RandomChoice`); True:
+        every graph draws its own, as in GraphCL (:class:`GraphRandomChoice`).
+    rate : float, default=0.2
+        Strength of node dropping, edge perturbation and attribute masking.
+    subgraph_keep_rate : float, default=None
+        Fraction of nodes the random-walk subgraph keeps; None: walk 10 steps
+        from 10% of the nodes.
+    mask_fill : float or "mean", default=0.0
+        What masked nodes' features are set to.
 
     Returns
     -------
-    RandomChoice
+    RandomChoice or GraphRandomChoice
 
     Examples
     --------
@@ -474,12 +570,18 @@ def default_graph_augmentation() -> RandomChoice:
     >>> view = augmentation(collate_graphs([nx.cycle_graph(8)]), torch.Generator())
     >>> view.num_graphs
     1
+    >>> type(default_graph_augmentation(per_graph=True)).__name__
+    'GraphRandomChoice'
     """
-    return RandomChoice(
-        [
-            NodeDropping(0.2),
-            EdgePerturbation(0.2),
-            AttributeMasking(0.2),
-            RandomWalkSubgraph(),
-        ]
+    subgraph = (
+        RandomWalkSubgraph()
+        if subgraph_keep_rate is None
+        else RandomWalkSubgraph(0.02, 20, keep_rate=subgraph_keep_rate)
     )
+    members = [
+        NodeDropping(rate),
+        EdgePerturbation(rate),
+        AttributeMasking(rate, fill=mask_fill),
+        subgraph,
+    ]
+    return GraphRandomChoice(members) if per_graph else RandomChoice(members)

@@ -370,12 +370,24 @@ class ImageNoise(_ImageAugmentation):
 
 
 def default_image_augmentation(
-    crop_scale: Sequence[float] = (0.35, 1.0), flip: bool = True
+    crop_scale: Sequence[float] = (0.35, 1.0),
+    flip: bool = True,
+    *,
+    brightness: float = 0.4,
+    contrast: float = 0.4,
+    jitter_p: float = 0.8,
+    blur_p: float = 0.5,
+    noise_std: float = 0.0,
 ) -> Compose:
-    """Return the default image views: SimCLR's recipe, sized for small images.
+    """Return image views after SimCLR's recipe, sized for small images.
 
     ``RandomResizedCrop(crop_scale)``, then ``HorizontalFlip(0.5)`` (if
-    ``flip``), ``ColorJitter(0.4, 0.4, p=0.8)`` and ``GaussianBlur(3, p=0.5)``.
+    ``flip``), ``ColorJitter(brightness, contrast, p=jitter_p)``,
+    ``GaussianBlur(3, p=blur_p)`` (if ``blur_p > 0``) and
+    ``ImageNoise(noise_std, p=1)`` (if ``noise_std > 0``). The image
+    modality's default (``augmentation="auto"``) calls it with the strengths
+    of its ``DEFAULTS``, chosen by the search in
+    ``benchmarks/results/quality_search_image.md``.
 
     Parameters
     ----------
@@ -384,6 +396,14 @@ def default_image_augmentation(
     flip : bool, default=True
         Include horizontal flips (switch off for digits or text, whose mirror
         images are other symbols).
+    brightness, contrast : float, default=0.4
+        Spreads of :class:`ColorJitter`'s factors (0 switches one off).
+    jitter_p : float, default=0.8
+        Probability that an image is jittered.
+    blur_p : float, default=0.5
+        Probability that an image is blurred (0: no blur step).
+    noise_std : float, default=0.0
+        Pixel noise relative to the batch's range (0: no noise step).
 
     Returns
     -------
@@ -396,9 +416,18 @@ def default_image_augmentation(
     >>> views = default_image_augmentation()
     >>> views(torch.rand(4, 3, 32, 32), generator=torch.Generator()).shape
     torch.Size([4, 3, 32, 32])
+    >>> [type(step).__name__ for step in default_image_augmentation(
+    ...     (0.6, 1.0), contrast=0.0, jitter_p=1.0, blur_p=0.0, noise_std=0.05
+    ... ).augmentations]
+    ['RandomResizedCrop', 'HorizontalFlip', 'ColorJitter', 'ImageNoise']
     """
     steps: list[Augmentation] = [RandomResizedCrop(scale=tuple(crop_scale))]
     if flip:
         steps.append(HorizontalFlip(0.5))
-    steps += [ColorJitter(0.4, 0.4, p=0.8), GaussianBlur(3, (0.1, 1.0), p=0.5)]
+    if jitter_p > 0 and (brightness > 0 or contrast > 0):
+        steps.append(ColorJitter(brightness, contrast, p=jitter_p))
+    if blur_p > 0:
+        steps.append(GaussianBlur(3, (0.1, 1.0), p=blur_p))
+    if noise_std > 0:
+        steps.append(ImageNoise(noise_std, p=1.0))
     return Compose(steps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -12,14 +13,35 @@ from ._base import Augmentation
 __all__ = ["GaussianNoise", "MarginalCorruption", "marginal_corruption"]
 
 
+def _row_keys(x: Tensor, weights: Tensor) -> Tensor:
+    """One float64 number per row, equal for equal rows: ``(B,)``."""
+    return (x.to(torch.float64) * weights).sum(dim=1)
+
+
+def _key_weights(n_features: int, device: torch.device) -> Tensor:
+    """Return the fixed random weights of :func:`_row_keys` (same every call)."""
+    g = torch.Generator().manual_seed(12345)
+    return torch.randn(n_features, generator=g, dtype=torch.float64).to(device)
+
+
 def marginal_corruption(
-    x: Tensor, corruption_rate: float, generator: torch.Generator | None = None
+    x: Tensor,
+    corruption_rate: float,
+    generator: torch.Generator | None = None,
+    pool: Tensor | None = None,
+    pool_key: Tensor | None = None,
 ) -> Tensor:
     """Replace a random subset of each row's entries by draws from their column.
 
     Each entry is corrupted with probability ``corruption_rate``; a corrupted
-    entry ``(i, f)`` takes the value ``x[r, f]`` of a uniformly drawn row ``r`` of
-    the batch, i.e. a draw from column ``f``'s empirical distribution (SCARF).
+    entry ``(i, f)`` takes the value ``donor[f]`` of a uniformly drawn donor row
+    (independently per entry), i.e. a draw from column ``f``'s empirical
+    marginal (SCARF). Donors are the rows of ``pool`` (the training data, as
+    :class:`MarginalCorruption` keeps it after ``fit``) or, without a pool, the
+    other rows of the batch. A donor is never the row itself: in the batch,
+    row ``i`` draws among the ``B - 1`` others; in a pool, a drawn row equal to
+    row ``i`` (the row itself, when ``x`` comes from the training data) is
+    replaced by the next pool row.
 
     Parameters
     ----------
@@ -29,6 +51,11 @@ def marginal_corruption(
         Probability that an entry is replaced.
     generator : torch.Generator, default=None
         Source of all random draws.
+    pool : Tensor of shape (P, F), default=None
+        Donor rows; None draws donors from the batch.
+    pool_key : Tensor of shape (P,), default=None
+        The pool rows' keys (see ``MarginalCorruption.fit``); needed with a pool
+        to recognise the row itself.
 
     Returns
     -------
@@ -45,27 +72,61 @@ def marginal_corruption(
     >>> view = marginal_corruption(x, 1.0, torch.Generator().manual_seed(0))
     >>> bool(torch.isin(view[:, 0], x[:, 0]).all())  # values of the same column
     True
+    >>> bool((view != x).all())  # every entry from another row
+    True
     """
     b, f = x.shape
     mask = torch.rand(b, f, generator=generator, device=x.device) < corruption_rate
-    rows = torch.randint(0, b, (b, f), generator=generator, device=x.device)
-    donors = x.gather(0, rows)  # (B, F): donors[i, f] = x[rows[i, f], f]
+    if pool is None:
+        if b < 2:
+            return x.clone()
+        # a shift in 1 .. b-1: row i draws among the other rows only
+        shift = torch.randint(1, b, (b, f), generator=generator, device=x.device)
+        rows = (torch.arange(b, device=x.device)[:, None] + shift) % b  # (B, F)
+        donors = x.gather(0, rows)  # (B, F): donors[i, f] = x[rows[i, f], f]
+        return torch.where(mask, donors, x)  # (B, F)
+    pool = pool.to(x.device)
+    n = pool.shape[0]
+    rows = torch.randint(0, n, (b, f), generator=generator, device=x.device)
+    if pool_key is not None and n > 1:
+        key = _row_keys(x, _key_weights(f, x.device))  # (B,)
+        pool_key = pool_key.to(x.device)
+        same_key = torch.isclose(pool_key[rows], key[:, None], rtol=1e-12, atol=0.0)
+        self_row = same_key & (pool.gather(0, rows) == x)  # (B, F) row i drawn
+        rows = torch.where(self_row, (rows + 1) % n, rows)
+    donors = pool.to(x.dtype).gather(0, rows)  # (B, F)
     return torch.where(mask, donors, x)  # (B, F)
 
 
 class MarginalCorruption(Augmentation):
     """SCARF-style corruption from each column's empirical distribution.
 
+    Without ``fit``, a corrupted entry takes the same column's value in
+    another random row of the batch. After ``fit(X)`` (which the estimator
+    calls with the training data before training), donors are drawn from the
+    whole training set instead, as in SCARF [1]_: each column's empirical
+    marginal over the training data, whatever the batch size. A donor is never
+    the row itself.
+
     Parameters
     ----------
     corruption_rate : float, default=0.6
-        Probability that an entry is replaced by the same column's value in a
-        random row of the batch. With batches of a few hundred rows this is a
-        draw from the column's empirical marginal, not a uniform value between
-        its minimum and maximum.
+        Probability that an entry is replaced by a draw from its column.
     noise_std : float, default=0.0
         Standard deviation of Gaussian noise added afterwards, relative to each
         column's standard deviation in the batch.
+    max_rows : int, default=100_000
+        Training rows kept as donors by ``fit``: a larger training set is
+        subsampled (uniformly, with a fixed seed), which keeps each column's
+        marginal up to sampling error and bounds the memory (and the saved
+        file).
+
+    Attributes
+    ----------
+    pool_ : Tensor of shape (n_rows, n_features)
+        The donor rows (after ``fit``).
+    pool_key_ : Tensor of shape (n_rows,)
+        A float64 key per donor row, used to recognise a row among the donors.
 
     References
     ----------
@@ -82,17 +143,62 @@ class MarginalCorruption(Augmentation):
     torch.Size([4, 3])
     >>> bool(all(torch.isin(view[:, j], x[:, j]).all() for j in range(3)))
     True
+    >>> train = torch.arange(100.0).reshape(50, 2)
+    >>> corruption = MarginalCorruption(1.0).fit(train)
+    >>> view = corruption(train[:4], generator=torch.Generator().manual_seed(0))
+    >>> bool(torch.isin(view, train).all()), bool((view != train[:4]).all())
+    (True, True)
     """
 
-    def __init__(self, corruption_rate: float = 0.6, noise_std: float = 0.0) -> None:
+    @property
+    def requires_fit(self) -> bool:  # noqa: D102 - documented on Augmentation
+        return True
+
+    def __init__(
+        self,
+        corruption_rate: float = 0.6,
+        noise_std: float = 0.0,
+        max_rows: int = 100_000,
+    ) -> None:
         self.corruption_rate = corruption_rate
         self.noise_std = noise_std
+        self.max_rows = max_rows
+
+    def fit(self, X: Tensor) -> MarginalCorruption:
+        """Keep the training rows ``X`` (shape ``(n, F)``) as donors."""
+        X = torch.as_tensor(X)
+        if X.ndim != 2:
+            raise ValueError(
+                "MarginalCorruption.fit expects rows of shape (n, F), got "
+                f"{tuple(X.shape)}."
+            )
+        X = X.detach().to("cpu", torch.float32)
+        if X.shape[0] > self.max_rows:
+            g = torch.Generator().manual_seed(0)
+            X = X[torch.randperm(X.shape[0], generator=g)[: self.max_rows]]
+        self.pool_ = X.contiguous()
+        self.pool_key_ = _row_keys(self.pool_, _key_weights(X.shape[1], X.device))
+        return self
 
     def augment(
         self, batch: Tensor, generator: torch.Generator | None = None
     ) -> Tensor:
         """Return a corrupted copy of ``batch`` (shape ``(B, F)``)."""
-        view = marginal_corruption(batch, self.corruption_rate, generator)
+        pool = getattr(self, "pool_", None)
+        if pool is not None and pool.shape[1] != batch.shape[1]:
+            raise ValueError(
+                f"MarginalCorruption was fitted on {pool.shape[1]} columns, got a "
+                f"batch with {batch.shape[1]}."
+            )
+        if pool is not None and pool.device != batch.device:
+            pool = self._pool_on(batch.device)
+        view = marginal_corruption(
+            batch,
+            self.corruption_rate,
+            generator,
+            pool=pool,
+            pool_key=getattr(self, "pool_key_", None) if pool is not None else None,
+        )
         if self.noise_std > 0:
             view = GaussianNoise(self.noise_std)(view, generator=generator)
         return view
@@ -108,17 +214,48 @@ class MarginalCorruption(Augmentation):
         come from ``generator``. Without a process group it equals
         :meth:`augment` (shape ``(b, F)``).
         """
-        pool = shard.gather(batch)  # (B, F): every process's rows
+        if getattr(self, "pool_", None) is not None:
+            # fitted: donors come from the training set, as in one process
+            return self.augment(batch, generator=generator)
+        pool = shard.gather(batch)  # (B, F): every process's rows, in rank order
         b, f = batch.shape
+        n_global = pool.shape[0]
         mask = torch.rand(b, f, generator=generator, device=batch.device)
         mask = mask < self.corruption_rate  # (b, F)
-        rows = torch.randint(
-            0, pool.shape[0], (b, f), generator=generator, device=batch.device
-        )  # (b, F) donor rows in the global batch
-        view = torch.where(mask, pool.gather(0, rows), batch)  # (b, F)
+        if n_global < 2:
+            view = batch.clone()
+        else:
+            # as in one process: a donor is any other row of the global batch
+            offset = sum(shard.sizes[: shard.rank])
+            own = torch.arange(offset, offset + b, device=batch.device)[:, None]
+            shift = torch.randint(
+                1, n_global, (b, f), generator=generator, device=batch.device
+            )
+            rows = (own + shift) % n_global  # (b, F) donor rows, never the row
+            view = torch.where(mask, pool.gather(0, rows), batch)  # (b, F)
         if self.noise_std > 0:
             view = GaussianNoise(self.noise_std).augment_shard(view, shard, generator)
         return view
+
+    def _pool_on(self, device: torch.device) -> Tensor:
+        """Return the pool on ``device``, copied once (not on every batch)."""
+        cached = getattr(self, "_device_pool", None)
+        if cached is None or cached.device != device:
+            cached = self.pool_.to(device)
+            self._device_pool = cached
+        return cached
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_device_pool", None)  # a device copy: rebuilt when needed
+        return state
+
+    def __deepcopy__(self, memo: dict) -> MarginalCorruption:
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for name, value in self.__getstate__().items():
+            setattr(new, name, copy.deepcopy(value, memo))
+        return new
 
 
 class GaussianNoise(Augmentation):

@@ -2,11 +2,12 @@
 
 from .graph import GINEncoder
 from .head import ContrastiveModule, ProjectionHead
-from .image import ResNetEncoder
+from .image import ConvEncoder, ResNetEncoder
 from .tabular import MLPEncoder
 
 __all__ = [
     "ContrastiveModule",
+    "ConvEncoder",
     "GINEncoder",
     "MLPEncoder",
     "ProjectionHead",

@@ -61,6 +61,10 @@ class ModalityHost(Protocol):
     def image_shape(self) -> Sequence[int] | None:  # noqa: D102
         ...
 
+    @property
+    def batch_size(self) -> int:  # noqa: D102 - read by "auto" max_epochs
+        ...
+
     # the fitted input's description
     n_features_in_: int
     feature_names_in_: np.ndarray
@@ -140,6 +144,32 @@ class Modality:
     def default_augmentation(self, estimator: ModalityHost) -> Callable | None:
         """Return the augmentation used when ``augmentation="auto"``."""
         raise NotImplementedError  # pragma: no cover - abstract
+
+    # -- defaults of the "auto" parameters ----------------------------------------
+    #: values of the estimator's ``"auto"`` parameters for this modality:
+    #: ``lr``, ``temperature``, ``max_epochs`` and the default encoder's
+    #: ``encoder_kwargs`` (subclasses replace it; the search that chose each
+    #: modality's values is in ``benchmarks/results/quality_search*.md``)
+    DEFAULTS: dict[str, Any] = {
+        "lr": 1e-3,
+        "temperature": 0.5,
+        "max_epochs": 50,
+        "encoder_kwargs": {},
+    }
+
+    def defaults(self, estimator: ModalityHost, n_samples: int) -> dict[str, Any]:
+        """Return the values that the estimator's ``"auto"`` parameters take.
+
+        Called by ``fit`` after :meth:`prepare` (so the input's description,
+        such as ``n_features_in_``, is set) with the number of training
+        samples; the estimator stores the results as ``lr_``, ``temperature_``,
+        ``max_epochs_`` and ``encoder_kwargs_``. The base implementation
+        returns :attr:`DEFAULTS`; subclasses may adapt it to the data's size.
+        """
+        defaults = dict(Modality.DEFAULTS)
+        defaults.update(self.DEFAULTS)
+        defaults["encoder_kwargs"] = dict(defaults["encoder_kwargs"])
+        return defaults
 
 
 def holds_graphs(X: Any) -> bool:

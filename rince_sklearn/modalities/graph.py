@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..augment._base import RandomChoice
+from ..augment._base import Augmentation
 from ..augment.graph import default_graph_augmentation
 from ..encoders.graph import GINEncoder
 from ..graphs import GraphSource, pack_graphs
@@ -50,9 +50,23 @@ class GraphModality(Modality):
         """:class:`~rince_sklearn.encoders.GINEncoder`."""
         return GINEncoder
 
-    def default_augmentation(self, estimator: ModalityHost) -> RandomChoice:
-        """GraphCL's four augmentations at 20%, one drawn per batch and view.
+    def default_augmentation(self, estimator: ModalityHost) -> Augmentation:
+        """GraphCL's four augmentations, as ``DEFAULTS["augmentation"]`` sets them.
 
         See :func:`~rince_sklearn.augment.default_graph_augmentation`.
         """
-        return default_graph_augmentation()
+        return default_graph_augmentation(**self.DEFAULTS["augmentation"])
+
+    # -- defaults of the "auto" parameters ----------------------------------------
+    DEFAULTS: dict[str, Any] = {
+        "lr": 3e-3,
+        "temperature": 0.5,
+        "max_epochs": 20,
+        "encoder_kwargs": {},
+        "augmentation": {
+            "per_graph": False,
+            "rate": 0.2,
+            "subgraph_keep_rate": None,
+            "mask_fill": 0.0,
+        },
+    }

@@ -12,10 +12,9 @@ from sklearn.utils.validation import validate_data
 from torch import Tensor
 
 from .._persistence import check_int_tuple, check_str
-from ..augment._base import Compose
 from ..augment.image import default_image_augmentation
 from ..batching import TensorSource
-from ..encoders.image import ResNetEncoder
+from ..encoders.image import ConvEncoder
 from ._base import Modality, ModalityHost, refuse_graphs
 
 __all__ = ["ImageModality", "flat_image_hint", "uint8_to_unit"]
@@ -210,7 +209,7 @@ def flat_image_hint(X: Any) -> str | None:
 
 
 class ImageModality(Modality):
-    """Images; the default encoder is a small ResNet, views are SimCLR-style.
+    """Images; the default encoder is a plain CNN, views are SimCLR-style.
 
     Accepted layouts:
 
@@ -361,10 +360,30 @@ class ImageModality(Modality):
         c, h, w = estimator.image_shape_
         return {"in_channels": c, "image_size": (h, w)}
 
-    def default_encoder(self, estimator: ModalityHost) -> type[ResNetEncoder]:
-        """:class:`~rince_sklearn.encoders.ResNetEncoder`."""
-        return ResNetEncoder
+    def default_encoder(self, estimator: ModalityHost) -> type[ConvEncoder]:
+        """:class:`~rince_sklearn.encoders.ConvEncoder` (widths from ``DEFAULTS``)."""
+        return ConvEncoder
 
-    def default_augmentation(self, estimator: ModalityHost) -> Compose:
-        """Crop, flip, colour jitter, blur: see ``default_image_augmentation``."""
-        return default_image_augmentation()
+    def default_augmentation(self, estimator: ModalityHost) -> Any:
+        """Crop, flip, jitter, noise: ``default_image_augmentation(**DEFAULTS)``.
+
+        The strengths are ``DEFAULTS["augmentation"]``.
+        """
+        return default_image_augmentation(**self.DEFAULTS["augmentation"])
+
+    # -- defaults of the "auto" parameters ----------------------------------------
+    DEFAULTS: dict[str, Any] = {
+        "lr": 1e-3,
+        "temperature": 0.2,
+        "max_epochs": 30,
+        "encoder_kwargs": {"base_width": 32},
+        "augmentation": {
+            "crop_scale": (0.6, 1.0),
+            "flip": True,
+            "brightness": 0.4,
+            "contrast": 0.0,
+            "jitter_p": 1.0,
+            "blur_p": 0.0,
+            "noise_std": 0.05,
+        },
+    }

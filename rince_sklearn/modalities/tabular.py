@@ -121,5 +121,36 @@ class TabularModality(Modality):
         return MLPEncoder
 
     def default_augmentation(self, estimator: ModalityHost) -> MarginalCorruption:
-        """:class:`~rince_sklearn.augment.MarginalCorruption` (60% of entries)."""
-        return MarginalCorruption(corruption_rate=0.6)
+        """:class:`~rince_sklearn.augment.MarginalCorruption` (``corruption_rate``).
+
+        The rate is ``DEFAULTS["corruption_rate"]``; the estimator fits it on
+        the training data, so that donors come from the whole training set.
+        """
+        return MarginalCorruption(corruption_rate=self.DEFAULTS["corruption_rate"])
+
+    # -- defaults of the "auto" parameters ----------------------------------------
+    DEFAULTS: dict[str, Any] = {
+        "lr": 1e-3,
+        "temperature": 0.5,
+        "encoder_kwargs": {"hidden_dims": (256, 256)},
+        "corruption_rate": 0.6,
+        #: ``max_epochs="auto"`` gives about this many optimiser steps ...
+        "target_steps": 1000,
+        #: ... within these bounds on the number of epochs
+        "epoch_range": (20, 200),
+    }
+
+    def defaults(self, estimator: ModalityHost, n_samples: int) -> dict[str, Any]:
+        """Return the tabular defaults; ``max_epochs`` follows the data's size.
+
+        Small tables need many passes and large ones few:
+        ``max_epochs = target_steps / batches per epoch``, clipped to
+        ``epoch_range``.
+        """
+        defaults = super().defaults(estimator, n_samples)
+        batch = max(2, min(int(estimator.batch_size), n_samples))
+        per_epoch = -(-n_samples // batch)
+        low, high = self.DEFAULTS["epoch_range"]
+        epochs = -(-int(self.DEFAULTS["target_steps"]) // per_epoch)
+        defaults["max_epochs"] = int(min(high, max(low, epochs)))
+        return defaults

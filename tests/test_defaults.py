@@ -1,0 +1,140 @@
+"""Per-modality "auto" defaults: resolved at fit time, never written back."""
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits, load_wine
+
+from rince_sklearn import RobustContrastiveEmbedder
+from rince_sklearn.augment import (
+    AttributeMasking,
+    GraphRandomChoice,
+    RandomChoice,
+    RandomWalkSubgraph,
+    default_graph_augmentation,
+)
+from rince_sklearn.encoders import ConvEncoder, MLPEncoder
+from rince_sklearn.graphs import collate_graphs
+from rince_sklearn.modalities import get_modality
+
+AUTO = ("lr", "temperature", "max_epochs")
+
+
+@pytest.mark.parametrize("name", ["tabular", "image", "graph"])
+def test_every_modality_defines_every_auto_value(name):
+    emb = RobustContrastiveEmbedder()
+    emb.n_features_in_, emb.image_shape_ = 4, (1, 8, 8)
+    defaults = get_modality(name).defaults(emb, n_samples=500)
+    assert defaults["lr"] > 0 and defaults["temperature"] > 0
+    assert isinstance(defaults["max_epochs"], int) and defaults["max_epochs"] >= 1
+    assert isinstance(defaults["encoder_kwargs"], dict)
+
+
+def test_auto_values_resolve_into_fitted_attributes(wine):
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(random_state=0, max_epochs=2)
+    emb.fit(X)
+    defaults = get_modality("tabular").defaults(emb, len(X))
+    assert emb.lr_ == defaults["lr"] and emb.temperature_ == defaults["temperature"]
+    assert emb.max_epochs_ == 2  # explicit values are used as given
+    assert emb.encoder_kwargs_ == defaults["encoder_kwargs"]
+    # never written back: the parameters still say "auto"
+    params = emb.get_params()
+    assert params["lr"] == params["temperature"] == "auto"
+    assert clone(emb).get_params() == params
+    # what the net and the loss received
+    assert emb.net_.lr == emb.lr_ and emb.net_.max_epochs == 2
+    assert emb.net_.criterion_.temperature == emb.temperature_
+    assert len(emb.history_) == 2
+
+
+def test_explicit_values_are_used_exactly(wine):
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(
+        lr=0.0123,
+        temperature=0.77,
+        max_epochs=3,
+        encoder_kwargs={"hidden_dims": (8,)},
+        lr_schedule=None,
+        random_state=0,
+    ).fit(X)
+    assert (emb.lr_, emb.temperature_, emb.max_epochs_) == (0.0123, 0.77, 3)
+    assert emb.net_.optimizer_.param_groups[0]["lr"] == 0.0123
+    assert emb.net_.criterion_.temperature == 0.77
+    linear = [m for m in emb.encoder_.modules() if isinstance(m, torch.nn.Linear)]
+    assert linear[0].out_features == 8  # user kwargs override the defaults
+
+
+def test_tabular_epochs_follow_the_data_size():
+    tabular = get_modality("tabular")
+    emb = RobustContrastiveEmbedder(batch_size=256)
+    small = tabular.defaults(emb, 100)["max_epochs"]
+    large = tabular.defaults(emb, 100_000)["max_epochs"]
+    low, high = tabular.DEFAULTS["epoch_range"]
+    assert small == high and large == low  # many passes over little data
+    middle = tabular.defaults(emb, 25_600)["max_epochs"]  # 100 batches per epoch
+    assert middle == max(low, min(high, tabular.DEFAULTS["target_steps"] // 100))
+
+
+def test_custom_encoder_gets_no_default_kwargs(wine):
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(encoder=MLPEncoder, max_epochs=1, random_state=0)
+    assert emb.fit(X).encoder_kwargs_ == {}
+
+
+def test_image_defaults_build_the_conv_encoder():
+    X = load_digits().images[:64]
+    emb = RobustContrastiveEmbedder(max_epochs=1, random_state=0).fit(X)
+    assert isinstance(emb.encoder_, ConvEncoder)
+    assert emb.lr_ == get_modality("image").DEFAULTS["lr"]
+    assert emb.encoder_.stage_sizes == [8, 4]
+
+
+def test_graph_lr_default_is_the_graph_modality_s():
+    graphs = [nx.cycle_graph(5 + i % 4) for i in range(12)]
+    emb = RobustContrastiveEmbedder(max_epochs=1, batch_size=4, random_state=0)
+    emb.fit(graphs)
+    assert emb.lr_ == get_modality("graph").DEFAULTS["lr"] == 3e-3
+
+
+def test_subgraph_keep_rate_bounds_the_subgraph():
+    batch = collate_graphs([nx.grid_2d_graph(10, 10)] * 8)  # 100 nodes each
+    g = torch.Generator().manual_seed(0)
+    wide = RandomWalkSubgraph()(batch, generator=g).nodes_per_graph()
+    small = RandomWalkSubgraph(0.02, 20, keep_rate=0.2)(batch, generator=g)
+    kept = small.nodes_per_graph()
+    assert (kept >= 20).all() and (kept <= 25).all()  # 20%, + the last step
+    assert (wide > 30).all()  # the default walks keep far more
+
+
+def test_mean_fill_masks_with_the_training_mean():
+    graphs = [
+        (np.array([[0, 1], [1, 0]]), np.full((2, 2), float(v))) for v in range(1, 5)
+    ]
+    train = collate_graphs(graphs)  # node features 1, 1, 2, 2, 3, 3, 4, 4
+    mask = AttributeMasking(0.5, fill="mean")
+    assert mask.requires_fit and not AttributeMasking(0.5).requires_fit
+    mask.fit(train)
+    torch.testing.assert_close(mask.mean_, torch.tensor([2.5, 2.5]))
+    view = mask(collate_graphs(graphs[:1]), generator=torch.Generator())
+    assert sorted(view.x[:, 0].tolist()) == [1.0, 2.5]  # one of two nodes masked
+    with pytest.raises(ValueError, match="'mean'"):
+        AttributeMasking(0.5, fill="median")(train)
+
+
+def test_default_graph_augmentation_options():
+    assert isinstance(default_graph_augmentation(), RandomChoice)
+    per_graph = default_graph_augmentation(per_graph=True, mask_fill="mean")
+    assert isinstance(per_graph, GraphRandomChoice) and per_graph.requires_fit
+    batch = collate_graphs([nx.cycle_graph(10)] * 6)
+    view = per_graph.fit(batch)(batch, generator=torch.Generator().manual_seed(0))
+    assert view.num_graphs == 6
+    # graphs drew their own augmentation: not all graphs changed the same way
+    assert len(set(view.nodes_per_graph().tolist())) > 1 or view.num_edges != 120
+
+
+@pytest.fixture(scope="module")
+def wine():
+    return load_wine(return_X_y=True)
