@@ -503,9 +503,10 @@ class DistributedContrastiveNet(ContrastiveNet):
         if n_procs == 1:
             return super().train_step_single(batch, **fit_params)
         self._set_training(True)
-        X, _ = unpack_data(batch)
+        X, y = unpack_data(batch)
         z1, z2 = self.project_views(X, training=True)  # (B, P) each, all ranks
-        loss = self.get_loss((z1, z2), None, X=X, training=True)
+        z2, labels = self.pair_views(z2, y, training=True)  # y: the global batch's
+        loss = self.get_loss((z1, z2), labels, X=X, training=True)
         # every process holds the same global loss: the gathers' backward sums
         # n_procs copies of its gradient, hence the division
         (loss / n_procs).backward()
