@@ -105,5 +105,7 @@ def encode_labels(y: Any, n_samples: int) -> Tensor:
                 "sklearn.preprocessing.KBinsDiscretizer) or use supervision='none'."
             )
         index: dict[Any, int] = {}
-        codes[~unlabelled] = [index.setdefault(v, len(index)) for v in labelled.tolist()]
+        codes[~unlabelled] = [
+            index.setdefault(v, len(index)) for v in labelled.tolist()
+        ]
     return torch.from_numpy(codes)
