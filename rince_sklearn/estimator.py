@@ -212,7 +212,9 @@ default="rince"
     Notes
     -----
     ``score`` is a self-supervised metric (retrieval AUC of augmented views),
-    so ``GridSearchCV`` can tune the estimator without labels.
+    so ``GridSearchCV`` can tune the estimator without labels. It ignores
+    labels also with ``supervision="labels"``: there, tune the Pipeline on
+    its downstream score.
 
     References
     ----------

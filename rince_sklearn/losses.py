@@ -60,6 +60,7 @@ __all__ = [
     "get_loss_class",
     "info_nce",
     "register_loss",
+    "registered_loss_names",
     "rince",
 ]
 

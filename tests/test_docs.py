@@ -38,6 +38,7 @@ PUBLIC_MODULES = [
     "rince_sklearn.losses",
     "rince_sklearn.modalities",
     "rince_sklearn.parallel",
+    "rince_sklearn.supervision",
 ]
 
 
