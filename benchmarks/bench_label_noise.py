@@ -429,33 +429,33 @@ def cost(args) -> None:
 def report(args) -> None:
     import pandas as pd
 
-    frames = [pd.read_csv(RESULTS / f"{name}.csv") for name in args.names]
+    tags = dict(tag.split("=", 1) for tag in args.tags)
+    frames = []
+    for name in args.names:
+        frame = pd.read_csv(RESULTS / f"{name}.csv")
+        if name in tags:  # a variant (another lam...): rows of its own
+            frame["method"] = frame.method + f" ({tags[name]})"
+        frames.append(frame)
     df = pd.concat(frames, ignore_index=True)
     final = df[
         (df.epoch == 0) | (df.epoch == df.groupby("dataset").epoch.transform("max"))
     ]
     # supervised RINCE: choose q per (dataset, noise, rho, seed) on noisy val
-    sup = final[final.method == "rince_sup"]
     keys = ["dataset", "noise", "rho", "seed"]
-    if len(sup):
+    order = []
+    for method in sorted(m for m in final.method.unique() if "rince_sup" in m):
+        sup = final[final.method == method]
         best = sup.loc[sup.groupby(keys).val_lr.idxmax()].copy()
-        best["method"] = "rince_sup (q on val)"
-        final = pd.concat([final, best])
+        best["method"] = f"{method}, q on val"
         fixed = sup.copy()
-        fixed["method"] = "rince_sup q=" + fixed.q.astype(str)
-        final = pd.concat([final[final.method != "rince_sup"], fixed])
+        fixed["method"] = method + " q=" + fixed.q.astype(str)
+        final = pd.concat([final[final.method != method], best, fixed])
+        order += [f"{method}, q on val", *sorted(set(fixed.method))]
     last_epochs = ", ".join(
         f"{d}: {e}" for d, e in df.groupby("dataset").epoch.max().items()
     )
-    order = [
-        "rince_sup (q on val)",
-        *sorted(m for m in final.method.unique() if m.startswith("rince_sup q=")),
-        "rince_own",
-        "supcon",
-        "rince_unsup",
-        "lr_raw",
-        "mlp",
-    ]
+    order += sorted(m for m in final.method.unique() if m.startswith("rince_own"))
+    order += ["supcon", "rince_unsup", "lr_raw", "mlp"]
     lines = [
         f"Command: `{_command()}` (data: {', '.join(args.names)}.csv)",
         "",
@@ -550,6 +550,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["grid", "cost", "report"])
     parser.add_argument("--name", default="label_noise")
+    parser.add_argument(
+        "--tags",
+        nargs="*",
+        default=[],
+        help="report: NAME=TEXT marks the rows of NAME.csv as a variant",
+    )
     parser.add_argument(
         "--names",
         nargs="+",
