@@ -165,10 +165,12 @@ def _positive_mask(labels: Tensor) -> Tensor:
 def _supervised_scores(
     z1: Tensor, z2: Tensor, temperature: float, labels: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Return the scores matrix, the positives' mask and ``log S`` per anchor.
+    """Return the log-softmax of the scores, the positives' mask and ``log S``.
 
-    ``sim`` is ``(2N, 2N)`` in at least float32 with ``-inf`` on the diagonal;
-    ``mask`` marks each anchor's positives; ``log_s`` is ``(2N,)``.
+    ``log_p`` is ``(2N, 2N)``, ``s(a, b) - log S_a`` in at least float32 with
+    ``-inf`` on the diagonal; ``mask`` marks each anchor's positives;
+    ``log_s`` is ``(2N,)``. One fused log-softmax serves both losses: torch's
+    is faster forward and backward than ``logsumexp``.
     """
     _check_views(z1, z2)
     dtype = torch.promote_types(z1.dtype, torch.float32)
@@ -176,8 +178,15 @@ def _supervised_scores(
         z = F.normalize(torch.cat([z1, z2], dim=0).to(dtype), dim=1)  # (2N, d)
         sim = z @ z.T / temperature  # (2N, 2N)
         sim.fill_diagonal_(float("-inf"))
-        log_s = torch.logsumexp(sim, dim=1)  # (2N,)
-    return sim, _positive_mask(labels.to(z.device)), log_s
+        log_p = F.log_softmax(sim, dim=1)  # (2N, 2N)
+        # log S = s+ - log p+ with the own other view, read as in _anchor_scores
+        n = z1.shape[0]
+        s_pos = (z[:n] * z[n:]).sum(dim=1) / temperature  # (N,)
+        target = torch.arange(2 * n, device=z.device).roll(n)  # (2N,)
+        log_s = torch.cat([s_pos, s_pos]) + F.nll_loss(
+            log_p, target, reduction="none"
+        )  # (2N,)
+    return log_p, _positive_mask(labels.to(z.device)), log_s
 
 
 def _power_terms(
@@ -248,10 +257,10 @@ def info_nce(
     if labels is None:
         s_pos, log_s = _anchor_scores(z1, z2, temperature)
         return (log_s - s_pos).mean()
-    sim, mask, log_s = _supervised_scores(z1, z2, temperature, labels)
+    log_p, mask, _ = _supervised_scores(z1, z2, temperature, labels)
     n_pos = mask.sum(dim=1)  # (2N,), >= 1
-    mean_pos = sim.masked_fill(~mask, 0.0).sum(dim=1) / n_pos  # (2N,)
-    return (log_s - mean_pos).mean()
+    # -mean_p s_p + log S = -mean_p log p_p
+    return (-log_p.masked_fill(~mask, 0.0).sum(dim=1) / n_pos).mean()
 
 
 def rince(
@@ -325,11 +334,18 @@ def rince(
         s_pos, log_s = _anchor_scores(z1, z2, temperature)
         log_positive = q * s_pos  # (2N,)
     else:
-        sim, mask, log_s = _supervised_scores(z1, z2, temperature, labels)
-        # log of the mean over positives of exp(q * s_p), in log space
-        n_pos = mask.sum(dim=1)  # (2N,)
-        scaled = (q * sim).masked_fill(~mask, float("-inf"))  # (2N, 2N)
-        log_positive = torch.logsumexp(scaled, dim=1) - torch.log(n_pos.to(sim.dtype))
+        log_p, mask, log_s = _supervised_scores(z1, z2, temperature, labels)
+        # log mean_p exp(q s_p) = q log S + log mean_p p_p ** q, with
+        # p_p = exp(s_p) / S >= exp(-2 / temperature) / (2N - 1)
+        n_pos = mask.sum(dim=1).to(log_p.dtype)  # (2N,)
+        if q * (2 / temperature + math.log(2 * z1.shape[0])) < 80:
+            # no p ** q underflows: sum the powers directly (cheaper)
+            powers = torch.exp(q * log_p).masked_fill(~mask, 0.0)  # (2N, 2N)
+            log_mean = torch.log(powers.sum(dim=1) / n_pos)  # (2N,)
+        else:  # very small temperatures: in log space
+            scaled = (q * log_p).masked_fill(~mask, float("-inf"))  # (2N, 2N)
+            log_mean = torch.logsumexp(scaled, dim=1) - torch.log(n_pos)
+        log_positive = q * log_s + log_mean  # (2N,)
     log_partition = q * (math.log(lam) + log_s)  # (2N,), log (lam S)^q
     # s <= 1 / temperature and S <= (2N - 1) exp(1 / temperature): the largest
     # exponent either term can reach, known without reading the tensors
