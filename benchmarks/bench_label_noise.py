@@ -514,30 +514,35 @@ def _plot(df, args) -> None:
     ]
     if not len(part):
         return
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for (method, q), g in part.groupby(["method", "q"]):
-        label = method if method in ("supcon",) else f"{method} q={q:g}"
-        curve = g.groupby("epoch").test_lr.mean()
-        ax.plot(curve.index, curve.values, marker="o", label=label)
-    for method in ("lr_raw", "mlp"):
-        base = df[
-            (df.dataset == args.curve_dataset)
-            & (df.noise == "sym")
-            & (df.rho == args.curve_rho)
-            & (df.method == method)
-        ]
-        if len(base):
-            ax.axhline(
-                base.test_lr.mean(),
-                ls="--",
-                lw=1,
-                label=method,
-                color="grey" if method == "lr_raw" else "black",
-            )
-    ax.set_xlabel("epochs")
-    ax.set_ylabel("test accuracy (LR probe, clean test labels)")
-    ax.set_title(f"{args.curve_dataset}, {args.curve_rho:g} symmetric label noise")
-    ax.legend(fontsize=7)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, metric, probe_name in zip(
+        axes, ("test_lr", "test_knn"), ("LR probe", "10-NN probe"), strict=True
+    ):
+        for (method, q), g in part.groupby(["method", "q"]):
+            label = method if method in ("supcon",) else f"{method} q={q:g}"
+            curve = g.groupby("epoch")[metric].mean()
+            ax.plot(curve.index, curve.values, marker="o", label=label)
+        for method in ("lr_raw", "mlp"):
+            base = df[
+                (df.dataset == args.curve_dataset)
+                & (df.noise == "sym")
+                & (df.rho == args.curve_rho)
+                & (df.method == method)
+            ]
+            if len(base):
+                ax.axhline(
+                    base.test_lr.mean(),
+                    ls="--",
+                    lw=1,
+                    label=method,
+                    color="grey" if method == "lr_raw" else "black",
+                )
+        ax.set_xlabel("epochs")
+        ax.set_ylabel(f"test accuracy ({probe_name}, clean test labels)")
+        ax.set_title(
+            f"{args.curve_dataset}, {args.curve_rho:g} symmetric noise: {probe_name}"
+        )
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(RESULTS / f"{args.name}_epochs.png", dpi=100)
 
