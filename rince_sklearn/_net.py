@@ -4,11 +4,12 @@
 documented hooks: ``initialize_module`` (seeded initialisation and random
 streams), ``get_iterator`` (batches sliced from a :class:`~.batching.BatchSource`),
 ``train_step_single`` / ``validation_step`` (two augmented views per batch, the
-noisy-view pairing), ``get_loss`` (the loss on the two projections),
-``on_batch_end`` / ``on_epoch_end`` (divergence detection). ``partial_fit`` is
-skorch's, except that a ``KeyboardInterrupt`` propagates (skorch swallows it).
-Every batch loop lives here: training, and :meth:`ContrastiveNet.embed` for
-``transform`` and ``score``.
+noisy-view pairing), ``get_loss`` (the loss on the two projections, with the
+views' labels when the data has labels), ``on_batch_end`` / ``on_epoch_end``
+(divergence detection). ``partial_fit`` is skorch's, except that a
+``KeyboardInterrupt`` propagates (skorch swallows it). Every batch loop lives
+here: training, and :meth:`ContrastiveNet.embed` for ``transform`` and
+``score``.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ class ContrastiveNet(NeuralNet):
     Parameters
     ----------
     module, criterion : see :class:`skorch.NeuralNet`
-        The criterion takes ``(z1, z2)``, the projections of the two views.
+        The criterion takes ``(z1, z2)``, the projections of the two views, and
+        ``labels=`` when the batches carry labels (see :meth:`get_loss`).
     augmentation : callable, default=None
         Maps a batch to a random view; None uses the batch itself for both views.
     noise_rate : float, default=0.0
@@ -272,49 +274,66 @@ class ContrastiveNet(NeuralNet):
     def project_views(self, batch: Any, training: bool) -> tuple[Tensor, Tensor]:
         """Return the projections ``(z1, z2)`` of two views of ``batch``.
 
-        In training, ``noise_rate`` of the pairs are made false positives.
+        The pairs are the true ones; :meth:`pair_views` makes some false.
         """
         batch = move_to_device(batch, self.device)
         with self.autocast():
             z1 = self.forward_view(self.make_view(batch))  # (B, projection_dim)
             z2 = self.forward_view(self.make_view(batch))  # (B, projection_dim)
-        if training:
-            z1, z2 = self.pair_views(z1, z2)
         return z1, z2
 
-    def pair_views(self, z1: Tensor, z2: Tensor) -> tuple[Tensor, Tensor]:
-        """Make ``noise_rate`` of the training pairs false positives.
+    def pair_views(
+        self, z2: Tensor, labels: Tensor | None, training: bool
+    ) -> tuple[Tensor, Tensor | None]:
+        """Return the second views as paired with the first, and the views' labels.
 
-        The one hook through which simulated noisy views enter training; see
-        :func:`~rince_sklearn.noisy_views.false_positive_pairing`.
+        In training, ``noise_rate`` of the pairs are made false positives by
+        reordering ``z2``. ``labels`` (the batch's labels, or None) are
+        returned on the device, for the ``2B`` views (those of ``z1``, then
+        those of ``z2``) once the pairing moved any view: a second view keeps
+        the label of its own sample, so a false pair is false for the labels
+        too.
         """
-        if self.noise_rate > 0:
-            z2 = z2[false_positive_pairing(len(z2), self.noise_rate, self.augment_rng_)]
-        return z1, z2
+        if labels is not None:
+            labels = move_to_device(labels, self.device)
+        if not (training and self.noise_rate > 0):
+            return z2, labels
+        index = false_positive_pairing(len(z2), self.noise_rate, self.augment_rng_)
+        if labels is not None:
+            labels = torch.cat([labels, labels[index]])  # (2B,)
+        return z2[index], labels
 
     def get_loss(
         self, y_pred: Any, y_true: Any = None, X: Any = None, training: bool = False
     ) -> Tensor:
-        """Return the criterion on the two views' projections ``y_pred``."""
+        """Return the criterion on the two views' projections ``y_pred``.
+
+        ``y_true`` is None, or the views' labels (from :meth:`pair_views`),
+        passed to the criterion as ``labels=``.
+        """
         z1, z2 = y_pred
-        return self.criterion_(z1, z2)
+        if y_true is None:
+            return self.criterion_(z1, z2)
+        return self.criterion_(z1, z2, labels=y_true)
 
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
         """Compute the loss on two views of the batch and its gradients."""
         self._set_training(True)
-        X, _ = unpack_data(batch)
+        X, y = unpack_data(batch)
         z1, z2 = self.project_views(X, training=True)
-        loss = self.get_loss((z1, z2), None, X=X, training=True)
+        z2, labels = self.pair_views(z2, y, training=True)
+        loss = self.get_loss((z1, z2), labels, X=X, training=True)
         loss.backward()
         return {"loss": loss, "y_pred": z1}
 
     def validation_step(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
         """Compute the loss on two views of the batch, without noise or grads."""
         self._set_training(False)
-        X, _ = unpack_data(batch)
+        X, y = unpack_data(batch)
         with torch.no_grad():
             z1, z2 = self.project_views(X, training=False)
-            loss = self.get_loss((z1, z2), None, X=X, training=False)
+            z2, labels = self.pair_views(z2, y, training=False)
+            loss = self.get_loss((z1, z2), labels, X=X, training=False)
         return {"loss": loss, "y_pred": z1}
 
     # -- safety -----------------------------------------------------------------

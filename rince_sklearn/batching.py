@@ -4,7 +4,9 @@ Every modality turns its validated input into a :class:`BatchSource`: something
 with a length and a ``take(indices)`` method that returns one batch (a tensor for
 tabular and image data, a batched graph for graphs). :class:`BatchLoader` yields
 batches by indexing the source with slices of a (shuffled) permutation, so no
-per-sample Python work or collation happens in the training loop.
+per-sample Python work or collation happens in the training loop. A source may
+carry labels (``with_labels``, for supervised contrastive learning); the loader
+then yields each batch with its samples' labels.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class BatchSource(Dataset):
 
     Subclasses implement ``__len__`` and ``take``. ``__getitem__`` returns a
     batch of one, so a source is also a ``torch.utils.data.Dataset``.
+    ``labels`` is None, or one integer class code per sample (negative for an
+    unlabelled sample), set with :meth:`with_labels`.
 
     Examples
     --------
@@ -38,7 +42,12 @@ class BatchSource(Dataset):
     [[1.0], [9.0]]
     >>> Squares()[2].tolist()  # a batch of one
     [[4.0]]
+    >>> Squares().with_labels(torch.tensor([0, 1, 0, -1, 1])).labels.tolist()
+    [0, 1, 0, -1, 1]
     """
+
+    #: one class code per sample (negative: unlabelled), or None
+    labels: Tensor | None = None
 
     def __len__(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -49,6 +58,28 @@ class BatchSource(Dataset):
 
     def __getitem__(self, index: int) -> Any:
         return self.take(torch.as_tensor([index]))
+
+    def with_labels(self, labels: Tensor | None) -> BatchSource:
+        """Attach one label per sample (a 1-D integer tensor, or None); return self.
+
+        Parameters
+        ----------
+        labels : Tensor of shape (n_samples,) or None
+            Integer class codes, negative for unlabelled samples.
+
+        Returns
+        -------
+        self : BatchSource
+        """
+        if labels is not None:
+            if labels.ndim != 1 or labels.shape[0] != len(self):
+                raise ValueError(
+                    f"labels must hold one entry per sample ({len(self)}), got "
+                    f"shape {tuple(labels.shape)}."
+                )
+            labels = labels.long()
+        self.labels = labels
+        return self
 
 
 class TensorSource(BatchSource):
@@ -170,8 +201,9 @@ class BatchLoader:
 
     Yields
     ------
-    batch, None
-        skorch unpacks every batch into ``(X, y)``; there are no targets.
+    batch, labels
+        skorch unpacks every batch into ``(X, y)``: ``labels`` are the batch's
+        samples' labels when the source has labels (a long tensor), else None.
 
     Examples
     --------
@@ -182,6 +214,9 @@ class BatchLoader:
     [4, 5]
     >>> [len(batch) for batch, _ in BatchLoader(source, batch_size=4, drop_last=True)]
     [4, 4]
+    >>> source = source.with_labels(torch.arange(9) % 3)
+    >>> [labels.tolist() for _, labels in BatchLoader(source, batch_size=4)]
+    [[0, 1, 2, 0], [1, 2, 0, 1, 2]]
     """
 
     def __init__(
@@ -201,11 +236,16 @@ class BatchLoader:
     def __len__(self) -> int:
         return len(batch_bounds(len(self.dataset), self.batch_size, self.drop_last))
 
-    def __iter__(self) -> Iterator[tuple[Any, None]]:
+    def __iter__(self) -> Iterator[tuple[Any, Tensor | None]]:
         n = len(self.dataset)
         if self.shuffle:
             order = torch.randperm(n, generator=self.generator)
         else:
             order = torch.arange(n)
+        labels = getattr(self.dataset, "labels", None)
         for start, stop in batch_bounds(n, self.batch_size, self.drop_last):
-            yield self.dataset.take(order[start:stop]), None
+            indices = order[start:stop]
+            yield (
+                self.dataset.take(indices),
+                None if labels is None else labels[indices],
+            )

@@ -930,7 +930,7 @@ class DistributedContrastiveNet(ContrastiveNet):
             return super().get_loss(y_pred, y_true, X=X, training=training)
         z1, z2 = y_pred  # (B, P) each, all processes' rows in batch order
         anchor_losses = getattr(self.criterion_, "anchor_losses", None)
-        if anchor_losses is not None:
+        if anchor_losses is not None and y_true is None:
             n = z1.shape[0]
             local = layout.local_rows.to(z1.device)  # (b_r,)
             anchors = torch.cat([local, local + n])  # (2 b_r,) both views
@@ -1000,6 +1000,13 @@ class DistributedEmbedder(RobustContrastiveEmbedder):
 
     def _initialize_training(self, modality: Any, source: BatchSource) -> None:
         """As the parent; the batch size is capped by the global data set."""
+        if self.supervision == "labels" and world_size() > 1:
+            raise ValueError(
+                "supervision='labels' is not supported in distributed training "
+                "yet (each process would see only its own rows' labels); train "
+                "it with RobustContrastiveEmbedder in one process, or use "
+                "supervision='none'."
+            )
         lengths = [len(source)] * world_size()
         if self._data == "sharded" and world_size() > 1:
             lengths = _all_sizes(len(source))

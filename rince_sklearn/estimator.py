@@ -62,10 +62,11 @@ from .augment._base import (
 from .batching import BatchSource
 from .callbacks import WarmupCosineLR
 from .encoders.head import ContrastiveModule
-from .losses import InfoNCELoss, RINCELoss
+from .losses import get_loss_class, registered_loss_names
 from .metrics import retrieval_auc
 from .modalities import Modality, detect_modality, get_modality
 from .modalities._base import RegisteredModalityName
+from .supervision import encode_labels
 from .threads import resolve_n_threads, torch_threads
 
 __all__ = ["RobustContrastiveEmbedder"]
@@ -86,6 +87,21 @@ _CLASS_PARAMETERS: dict[str, type] = {
     "optimizer": torch.optim.Optimizer,
     "loss": nn.Module,
 }
+
+
+class _RegisteredLossNames(StrOptions):
+    """``StrOptions`` whose options are the loss registry's names when checked."""
+
+    def __init__(self) -> None:
+        super().__init__(registered_loss_names())
+
+    @property
+    def options(self) -> set[str]:  # noqa: D102
+        return registered_loss_names()
+
+    @options.setter
+    def options(self, value: set[str]) -> None:  # set by Options.__init__
+        pass
 
 
 class RobustContrastiveEmbedder(
@@ -110,8 +126,13 @@ class RobustContrastiveEmbedder(
         array is tabular. The input formats and the default encoder and
         augmentation of each modality are in the user guide's
         :ref:`table of modality defaults <modality-defaults>`.
-    loss : {"rince", "infonce"}, default="rince"
-        Training loss; see :class:`~rince_sklearn.RINCELoss`.
+    loss : {"rince", "infonce"}, registered name or torch.nn.Module class, \
+default="rince"
+        Training loss; see :class:`~rince_sklearn.RINCELoss`. A name added
+        with :func:`~rince_sklearn.losses.register_loss`, or a class, is
+        built with those of ``q``, ``lam`` and ``temperature`` that its
+        constructor names, and called as ``loss(z1, z2)`` (and with
+        ``labels=`` under ``supervision="labels"``).
     q : float, default=0.5
         RINCE's exponent in ``(0, 1]``: towards 0 it behaves like InfoNCE, at 1
         it is most robust to noisy views. Ignored by ``loss="infonce"``.
@@ -146,6 +167,14 @@ class RobustContrastiveEmbedder(
         and is called once per view; it receives ``generator=`` (seeded from
         ``random_state``) if it accepts that keyword. None uses the batch
         itself as both views (only useful with ``noise_rate`` or for tests).
+    supervision : {"none", "labels"}, default="none"
+        ``"labels"``: ``fit(X, y)`` needs class labels ``y``, and an anchor's
+        positives are its other view and every view in the batch with the same
+        label (supervised contrastive learning; with RINCE, robust to noisy
+        labels). Unlabelled samples, marked ``-1`` (numeric labels) or
+        ``None``, have only their own other view as a positive. Batches are
+        drawn by plain shuffling. ``"none"``: ``y`` is ignored. See
+        :ref:`labels`.
     noise_rate : float, default=0.0
         Fraction of positive pairs in each training batch replaced by false
         positive pairs (a view of sample ``i`` with a view of another sample),
@@ -250,7 +279,9 @@ class RobustContrastiveEmbedder(
     Notes
     -----
     ``score`` is a self-supervised metric (retrieval AUC of augmented views),
-    so ``GridSearchCV`` can tune the estimator without labels.
+    so ``GridSearchCV`` can tune the estimator without labels. It ignores
+    labels also with ``supervision="labels"``: there, tune the Pipeline on
+    its downstream score.
 
     References
     ----------
@@ -305,7 +336,7 @@ class RobustContrastiveEmbedder(
 
     _parameter_constraints: dict = {
         "modality": [RegisteredModalityName()],
-        "loss": [StrOptions({"rince", "infonce"})],
+        "loss": [_RegisteredLossNames(), type],
         "q": [Interval(Real, 0, 1, closed="right")],
         "lam": [Interval(Real, 0, None, closed="neither")],
         "temperature": [
@@ -317,6 +348,7 @@ class RobustContrastiveEmbedder(
         "encoder": [StrOptions({"auto"}), type],
         "encoder_kwargs": [dict, None],
         "augmentation": [StrOptions({"auto"}), callable, None],
+        "supervision": [StrOptions({"none", "labels"})],
         "noise_rate": [Interval(Real, 0, 1, closed="both")],
         "image_shape": [tuple, list, None],
         "max_epochs": [
@@ -355,6 +387,7 @@ class RobustContrastiveEmbedder(
         encoder: str | type[nn.Module] = "auto",
         encoder_kwargs: dict | None = None,
         augmentation: Any = "auto",
+        supervision: str = "none",
         noise_rate: float = 0.0,
         image_shape: tuple[int, int, int] | None = None,
         max_epochs: int | str = "auto",
@@ -382,6 +415,7 @@ class RobustContrastiveEmbedder(
         self.encoder = encoder
         self.encoder_kwargs = encoder_kwargs
         self.augmentation = augmentation
+        self.supervision = supervision
         self.noise_rate = noise_rate
         self.image_shape = image_shape
         self.max_epochs = max_epochs
@@ -438,13 +472,26 @@ class RobustContrastiveEmbedder(
         return self.augmentation
 
     def _criterion(self) -> tuple[type[nn.Module], dict[str, float]]:
-        if self.loss == "infonce":
-            return InfoNCELoss, {"temperature": self.temperature_}
-        return RINCELoss, {
-            "q": self.q,
-            "lam": self.lam,
-            "temperature": self.temperature_,
-        }
+        """Return the loss class and the loss settings its constructor names."""
+        loss = get_loss_class(self.loss) if isinstance(self.loss, str) else self.loss
+        if not (isinstance(loss, type) and issubclass(loss, nn.Module)):
+            raise TypeError(
+                "loss must be a registered name or a subclass of torch.nn.Module, "
+                f"got {loss!r}."
+            )
+        settings = {"q": self.q, "lam": self.lam, "temperature": self.temperature_}
+        accepted = inspect.signature(loss).parameters
+        if self.supervision == "labels":
+            forward = inspect.signature(loss.forward).parameters
+            if "labels" not in forward and not any(
+                p.kind is p.VAR_KEYWORD for p in forward.values()
+            ):
+                raise ValueError(
+                    f"supervision='labels' passes labels= to the loss, but "
+                    f"{loss.__name__}.forward takes no labels parameter. Use a "
+                    "loss that takes labels (rince, infonce) or supervision='none'."
+                )
+        return loss, {k: v for k, v in settings.items() if k in accepted}
 
     def _module_kwargs(self, modality: Modality) -> dict[str, Any]:
         """Return the arguments of the :class:`ContrastiveModule` to train."""
@@ -514,8 +561,10 @@ class RobustContrastiveEmbedder(
         ----------
         X : array-like, DataFrame, or list of graphs
             Training data; see the modality descriptions.
-        y : None
-            Ignored (unsupervised); accepted for Pipeline compatibility.
+        y : array-like of shape (n_samples,), default=None
+            Class labels, used with ``supervision="labels"`` (``-1`` or
+            ``None`` marks an unlabelled sample); ignored otherwise, and
+            accepted for Pipeline compatibility.
 
         Returns
         -------
@@ -534,11 +583,18 @@ class RobustContrastiveEmbedder(
         with self._unchanged_on_failure():
             modality = self._modality(X)
             source = modality.prepare(self, X, reset=True)
+            source.with_labels(self._labels(y, source))
             self._initialize_training(modality, source)
             with torch_threads(resolve_n_threads(self.n_threads)):
                 self.net_.partial_fit(source, None)
             self._set_fitted_net(self.net_)
         return self
+
+    def _labels(self, y: Any, source: BatchSource) -> torch.Tensor | None:
+        """Return the class codes of ``y`` under ``supervision="labels"``, else None."""
+        if self.supervision != "labels":
+            return None
+        return encode_labels(y, len(source))
 
     @contextmanager
     def _unchanged_on_failure(self) -> Iterator[None]:
@@ -629,8 +685,9 @@ class RobustContrastiveEmbedder(
         X : array-like, DataFrame, or list of graphs
             One chunk of training data, of the same kind and width as the
             first chunk (at least 2 samples).
-        y : None
-            Ignored (unsupervised).
+        y : array-like of shape (n_samples,), default=None
+            The chunk's class labels, used with ``supervision="labels"``;
+            ignored otherwise.
 
         Returns
         -------
@@ -653,6 +710,7 @@ class RobustContrastiveEmbedder(
             first = not hasattr(self, "net_")
             modality = self._modality(X) if first else get_modality(self.modality_)
             source = modality.prepare(self, X, reset=first)
+            source.with_labels(self._labels(y, source))
             if first:
                 # the batch size is not capped by the first chunk's length
                 self._initialize_training(modality, source)

@@ -16,6 +16,23 @@ Both are averaged over the ``2N`` anchors. ``(lam * S) ** q`` is evaluated as
 least float32 (also under autocast), so that small temperatures and bfloat16 or
 float16 inputs neither overflow nor give NaN.
 
+This is the SimCLR-style form of the official RINCE code: ``2N`` anchors,
+``2N - 2`` negatives each, ``lam`` times the partition that includes the
+positive, the mean over anchors. The official code's MoCo-v3 form differs: an
+anchor's negatives come from the other view only, the loss is scaled by
+``2 * temperature``, and the two directions ``(z1, z2)`` and ``(z2, z1)`` are
+summed. This package uses the SimCLR form because it is the form written in the
+paper's equations, it uses every other view in the batch as a negative (twice
+as many as the MoCo form for one batch, which matters for the small batches of
+tabular data), and it is a plain function of one batch with no momentum
+encoder, so ``q -> 0`` is exactly NT-Xent plus ``log(lam)``.
+
+With ``labels`` (supervised contrastive learning [3]_), an anchor's positives
+are its other view and every other view in the batch with the same label; the
+loss of an anchor is its per-positive loss averaged over its positives (see
+:func:`rince` and :func:`info_nce`). Losses are looked up by name in a
+registry: :func:`register_loss` adds one, :func:`get_loss_class` finds one.
+
 References
 ----------
 .. [1] Chuang, C.-Y., Hjelm, R. D., Wang, X., Vineet, V., Joshi, N., Torralba, A.,
@@ -23,6 +40,9 @@ References
    CVPR 2022.
 .. [2] Chen, T., Kornblith, S., Norouzi, M. and Hinton, G. "A Simple Framework for
    Contrastive Learning of Visual Representations", ICML 2020.
+.. [3] Khosla, P., Teterwak, P., Wang, C., Sarna, A., Tian, Y., Isola, P.,
+   Maschinot, A., Liu, C. and Krishnan, D. "Supervised Contrastive Learning",
+   NeurIPS 2020.
 """
 
 from __future__ import annotations
@@ -37,11 +57,17 @@ from torch import Tensor, nn
 __all__ = [
     "InfoNCELoss",
     "RINCELoss",
+    "get_loss_class",
     "info_nce",
     "info_nce_anchors",
+    "register_loss",
+    "registered_loss_names",
     "rince",
     "rince_anchors",
 ]
+
+#: log of float32's largest finite value (3.4e38)
+_LOG_FLOAT32_MAX = math.log(torch.finfo(torch.float32).max)
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -75,6 +101,29 @@ def _check_views(z1: Tensor, z2: Tensor) -> None:
         )
 
 
+def _check_labels(labels: Tensor | None, n: int) -> Tensor | None:
+    """Return ``labels`` as a long tensor of the ``2N`` views' labels, or None."""
+    if labels is None:
+        return None
+    if not isinstance(labels, Tensor):
+        raise TypeError(
+            f"labels must be a torch tensor or None, got {type(labels).__name__}."
+        )
+    if labels.dtype.is_floating_point or labels.dtype.is_complex:
+        raise TypeError(
+            "labels must be an integer tensor (class codes, negative for "
+            f"unlabelled views), got dtype {labels.dtype}."
+        )
+    if labels.ndim != 1 or labels.shape[0] not in (n, 2 * n):
+        raise ValueError(
+            f"labels must be a 1-D tensor of length N = {n} (one label per "
+            f"sample, shared by both views) or 2N = {2 * n} (the rows of z1, then "
+            f"those of z2), got shape {tuple(labels.shape)}."
+        )
+    labels = labels.long()
+    return labels if labels.shape[0] == 2 * n else torch.cat([labels, labels])
+
+
 def _anchor_scores(z1: Tensor, z2: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
     """Return each anchor's positive score ``s+`` and ``log S``.
 
@@ -101,7 +150,72 @@ def _anchor_scores(z1: Tensor, z2: Tensor, temperature: float) -> tuple[Tensor, 
     return s_pos, log_s
 
 
-def info_nce(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
+def _positive_mask(labels: Tensor) -> Tensor:
+    """Return the ``(2N, 2N)`` mask of each anchor's positives.
+
+    An anchor's positives are its other view (row ``i +- N``) and, when its
+    label is not negative (unlabelled), every other view with the same label.
+    """
+    n2 = labels.shape[0]
+    index = torch.arange(n2, device=labels.device)
+    mask = (labels[:, None] == labels[None, :]) & (labels[:, None] >= 0)
+    mask[index, index.roll(n2 // 2)] = True  # the own other view, always
+    mask.fill_diagonal_(False)  # never the anchor itself
+    return mask
+
+
+def _supervised_scores(
+    z1: Tensor, z2: Tensor, temperature: float, labels: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Return the log-softmax of the scores, the positives' mask and ``log S``.
+
+    ``log_p`` is ``(2N, 2N)``, ``s(a, b) - log S_a`` in at least float32 with
+    ``-inf`` on the diagonal; ``mask`` marks each anchor's positives;
+    ``log_s`` is ``(2N,)``. One fused log-softmax serves both losses: torch's
+    is faster forward and backward than ``logsumexp``.
+    """
+    _check_views(z1, z2)
+    dtype = torch.promote_types(z1.dtype, torch.float32)
+    with torch.autocast(device_type=z1.device.type, enabled=False):
+        z = F.normalize(torch.cat([z1, z2], dim=0).to(dtype), dim=1)  # (2N, d)
+        sim = z @ z.T / temperature  # (2N, 2N)
+        sim.fill_diagonal_(float("-inf"))
+        log_p = F.log_softmax(sim, dim=1)  # (2N, 2N)
+        # log S = s+ - log p+ with the own other view, read as in _anchor_scores
+        n = z1.shape[0]
+        s_pos = (z[:n] * z[n:]).sum(dim=1) / temperature  # (N,)
+        target = torch.arange(2 * n, device=z.device).roll(n)  # (2N,)
+        log_s = torch.cat([s_pos, s_pos]) + F.nll_loss(
+            log_p, target, reduction="none"
+        )  # (2N,)
+    return log_p, _positive_mask(labels.to(z.device)), log_s
+
+
+def _power_terms(
+    log_positive: Tensor, log_partition: Tensor, q: float, largest: float
+) -> Tensor:
+    """Return ``mean(exp(log_partition) - exp(log_positive)) / q`` over anchors.
+
+    ``log_positive`` is ``q * s+`` (or the log of the mean of ``exp(q * s_p)``
+    over an anchor's positives) and ``log_partition`` is ``q * log(lam * S)``,
+    both ``(2N,)``; ``largest`` bounds both from above. The powers are taken
+    and averaged in float64, so that the sum over anchors cannot overflow
+    where each term fits. The result is returned in the inputs' dtype while
+    that can hold every term, and in float64 beyond (``q / temperature`` past
+    about 88, where a term is about ``exp(q / temperature) / q``).
+    """
+    dtype = log_positive.dtype
+    wide = torch.float64
+    terms = torch.exp(log_partition.to(wide)) - torch.exp(log_positive.to(wide))
+    loss = terms.mean() / q
+    if dtype == wide or largest - math.log(q) >= _LOG_FLOAT32_MAX - 1.0:
+        return loss
+    return loss.to(dtype)
+
+
+def info_nce(
+    z1: Tensor, z2: Tensor, temperature: float = 0.5, labels: Tensor | None = None
+) -> Tensor:
     """InfoNCE (NT-Xent) loss between two batches of view projections.
 
     Parameters
@@ -111,11 +225,23 @@ def info_nce(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
         sample ``i``. They need not be normalised.
     temperature : float, default=0.5
         Divides the cosine similarities.
+    labels : Tensor of shape (N,) or (2N,), default=None
+        Integer class codes of the samples (shared by both views) or of the
+        ``2N`` views (the rows of ``z1``, then those of ``z2``); a negative
+        code marks an unlabelled view. With labels, an anchor's positives
+        ``P`` are its other view and every other view with the same label, and
+        its loss is SupCon's [1]_ "outside" form
+        ``-mean_{p in P} s_p + log(S)``. None (or all labels distinct) gives
+        plain InfoNCE.
 
     Returns
     -------
     loss : Tensor
         0-dim tensor, the mean of ``-s+ + log(S)`` over the ``2N`` anchors.
+
+    References
+    ----------
+    .. [1] Khosla et al., "Supervised Contrastive Learning", NeurIPS 2020.
 
     Examples
     --------
@@ -124,10 +250,19 @@ def info_nce(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
     >>> z = torch.eye(4)
     >>> round(float(info_nce(z, z, temperature=1.0)), 4)
     1.1654
+    >>> labels = torch.tensor([0, 0, 1, 1])  # samples 0 and 1 share a class
+    >>> round(float(info_nce(z, z, temperature=1.0, labels=labels)), 4)
+    1.8321
     """
     _check_positive("temperature", temperature)
-    s_pos, log_s = _anchor_scores(z1, z2, temperature)
-    return (log_s - s_pos).mean()
+    labels = _check_labels(labels, z1.shape[0]) if isinstance(z1, Tensor) else labels
+    if labels is None:
+        s_pos, log_s = _anchor_scores(z1, z2, temperature)
+        return (log_s - s_pos).mean()
+    log_p, mask, _ = _supervised_scores(z1, z2, temperature, labels)
+    n_pos = mask.sum(dim=1)  # (2N,), >= 1
+    # -mean_p s_p + log S = -mean_p log p_p
+    return (-log_p.masked_fill(~mask, 0.0).sum(dim=1) / n_pos).mean()
 
 
 def rince(
@@ -136,6 +271,7 @@ def rince(
     q: float = 0.5,
     lam: float = 0.01,
     temperature: float = 0.5,
+    labels: Tensor | None = None,
 ) -> Tensor:
     """RINCE loss between two batches of view projections.
 
@@ -152,6 +288,17 @@ def rince(
         Weight of the partition term ``S``; > 0.
     temperature : float, default=0.5
         Divides the cosine similarities; > 0.
+    labels : Tensor of shape (N,) or (2N,), default=None
+        Integer class codes of the samples (shared by both views) or of the
+        ``2N`` views (the rows of ``z1``, then those of ``z2``); a negative
+        code marks an unlabelled view. With labels, an anchor's positives
+        ``P`` are its other view and every other view with the same label; its
+        loss is the RINCE term of each positive, with the partition ``S`` over
+        all of the anchor's ``2N - 1`` candidates, averaged over ``P``:
+        ``-mean_{p in P} exp(q * s_p) / q + (lam * S) ** q / q``. As ``q -> 0``
+        it tends to SupCon's "outside" loss + ``log(lam)``
+        (:func:`info_nce` with the same labels). None (or all labels distinct)
+        gives plain RINCE.
 
     Returns
     -------
@@ -161,8 +308,14 @@ def rince(
 
     Notes
     -----
-    The positive term grows like ``exp(q / temperature)``: with float32 the loss
-    itself stays finite while ``q / temperature < 88``.
+    An anchor's term is about ``-exp(q * s+) / q``, up to ``exp(q / temperature)
+    / q`` when its views align. The powers are averaged in float64, so the
+    float32 result is finite whenever every term is (``q / temperature <
+    log(3.4e38) + log(q) - 1``, about ``87.7 + log(q)``); beyond, the loss is
+    returned in float64 (finite while ``q / temperature < 709``). Gradients
+    reach float32 embeddings: they overflow a little above the float32 bound,
+    and training there is hopeless anyway (the positive term drowns every
+    other), so keep ``q / temperature`` well below 88.
 
     Examples
     --------
@@ -171,18 +324,43 @@ def rince(
     >>> z = torch.eye(4)
     >>> round(float(rince(z, z, q=1.0, lam=0.5, temperature=1.0)), 4)
     1.6409
+    >>> labels = torch.tensor([0, 0, 1, 1])  # samples 0 and 1 share a class
+    >>> round(float(rince(z, z, q=1.0, lam=0.5, temperature=1.0, labels=labels)), 4)
+    2.7864
     """
     _check_q(q)
     _check_positive("lam", lam)
     _check_positive("temperature", temperature)
-    s_pos, log_s = _anchor_scores(z1, z2, temperature)
-    positive = torch.exp(q * s_pos) / q  # (2N,)
-    partition = torch.exp(q * (math.log(lam) + log_s)) / q  # (2N,), (lam S)^q / q
-    return (partition - positive).mean()
+    labels = _check_labels(labels, z1.shape[0]) if isinstance(z1, Tensor) else labels
+    if labels is None:
+        s_pos, log_s = _anchor_scores(z1, z2, temperature)
+        log_positive = q * s_pos  # (2N,)
+    else:
+        log_p, mask, log_s = _supervised_scores(z1, z2, temperature, labels)
+        # log mean_p exp(q s_p) = q log S + log mean_p p_p ** q, with
+        # p_p = exp(s_p) / S >= exp(-2 / temperature) / (2N - 1)
+        n_pos = mask.sum(dim=1).to(log_p.dtype)  # (2N,)
+        if q * (2 / temperature + math.log(2 * z1.shape[0])) < 80:
+            # no p ** q underflows: sum the powers directly (cheaper)
+            powers = torch.exp(q * log_p).masked_fill(~mask, 0.0)  # (2N, 2N)
+            log_mean = torch.log(powers.sum(dim=1) / n_pos)  # (2N,)
+        else:  # very small temperatures: in log space
+            scaled = (q * log_p).masked_fill(~mask, float("-inf"))  # (2N, 2N)
+            log_mean = torch.logsumexp(scaled, dim=1) - torch.log(n_pos)
+        log_positive = q * log_s + log_mean  # (2N,)
+    log_partition = q * (math.log(lam) + log_s)  # (2N,), log (lam S)^q
+    # s <= 1 / temperature and S <= (2N - 1) exp(1 / temperature): the largest
+    # exponent either term can reach, known without reading the tensors
+    n_candidates = 2 * z1.shape[0] - 1
+    largest = q * (1 / temperature + max(0.0, math.log(lam * n_candidates)))
+    return _power_terms(log_positive, log_partition, q, largest)
 
 
 class InfoNCELoss(nn.Module):
     """InfoNCE (NT-Xent) loss as a module; see :func:`info_nce`.
+
+    With ``labels`` in ``forward``, it is SupCon's "outside" loss (supervised
+    contrastive learning); without, SimCLR's NT-Xent.
 
     Parameters
     ----------
@@ -205,6 +383,8 @@ class InfoNCELoss(nn.Module):
     >>> z1, z2 = torch.randn(8, 16), torch.randn(8, 16)
     >>> InfoNCELoss(temperature=0.5)(z1, z2).shape
     torch.Size([])
+    >>> InfoNCELoss()(z1, z2, labels=torch.tensor([0, 1, 0, 1, 2, 2, -1, -1])).shape
+    torch.Size([])
     """
 
     def __init__(self, temperature: float = 0.5) -> None:
@@ -212,9 +392,9 @@ class InfoNCELoss(nn.Module):
         _check_positive("temperature", temperature)
         self.temperature = temperature
 
-    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+    def forward(self, z1: Tensor, z2: Tensor, labels: Tensor | None = None) -> Tensor:
         """Return the mean loss over the ``2N`` anchors of ``(z1, z2)``."""
-        return info_nce(z1, z2, temperature=self.temperature)
+        return info_nce(z1, z2, temperature=self.temperature, labels=labels)
 
     def anchor_losses(self, z1: Tensor, z2: Tensor, anchors: Tensor) -> Tensor:
         """Return the losses of the ``anchors`` only; see :func:`info_nce_anchors`."""
@@ -226,6 +406,10 @@ class InfoNCELoss(nn.Module):
 
 class RINCELoss(nn.Module):
     """Robust InfoNCE (RINCE) loss as a module; see :func:`rince`.
+
+    With ``labels`` in ``forward``, an anchor's positives are its other view
+    and every view of the batch with the same label: supervised contrastive
+    learning that is robust to noisy labels.
 
     Parameters
     ----------
@@ -253,6 +437,8 @@ class RINCELoss(nn.Module):
     >>> z1, z2 = torch.randn(8, 16), torch.randn(8, 16)
     >>> RINCELoss(q=0.5, lam=0.01, temperature=0.5)(z1, z2).shape
     torch.Size([])
+    >>> RINCELoss()(z1, z2, labels=torch.tensor([0, 1, 0, 1, 2, 2, -1, -1])).shape
+    torch.Size([])
     """
 
     def __init__(
@@ -266,9 +452,16 @@ class RINCELoss(nn.Module):
         self.lam = lam
         self.temperature = temperature
 
-    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+    def forward(self, z1: Tensor, z2: Tensor, labels: Tensor | None = None) -> Tensor:
         """Return the mean loss over the ``2N`` anchors of ``(z1, z2)``."""
-        return rince(z1, z2, q=self.q, lam=self.lam, temperature=self.temperature)
+        return rince(
+            z1,
+            z2,
+            q=self.q,
+            lam=self.lam,
+            temperature=self.temperature,
+            labels=labels,
+        )
 
     def anchor_losses(self, z1: Tensor, z2: Tensor, anchors: Tensor) -> Tensor:
         """Return the losses of the ``anchors`` only; see :func:`rince_anchors`."""
@@ -397,3 +590,90 @@ def rince_anchors(
     positive = torch.exp(q * s_pos) / q  # (k,)
     partition = torch.exp(q * (math.log(lam) + log_s)) / q  # (k,)
     return partition - positive
+
+
+# -- the registry of losses, by name -------------------------------------------
+_LOSSES: dict[str, type[nn.Module]] = {"rince": RINCELoss, "infonce": InfoNCELoss}
+
+
+def register_loss(name: str, cls: type[nn.Module]) -> None:
+    """Make the loss ``cls`` available to the estimator as ``loss=name``.
+
+    The estimator builds it as ``cls(**settings)``, where ``settings`` are those
+    of its ``q``, ``lam`` and ``temperature`` that the constructor accepts,
+    and calls it as ``loss(z1, z2)`` on the two views' projections, or as
+    ``loss(z1, z2, labels=labels)`` with ``supervision="labels"`` (``labels``
+    as in :func:`rince`), so a loss that takes labels has a ``labels``
+    parameter in ``forward``. A name registered again is replaced.
+
+    Parameters
+    ----------
+    name : str
+        The value of the estimator's ``loss`` parameter.
+    cls : subclass of torch.nn.Module
+        The loss.
+
+    See Also
+    --------
+    get_loss_class : Look a registered loss up.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.losses import get_loss_class, register_loss
+    >>> class AlignLoss(torch.nn.Module):  # pulls positive pairs together only
+    ...     def forward(self, z1, z2):
+    ...         return (z1 - z2).pow(2).sum(dim=1).mean()
+    >>> register_loss("align", AlignLoss)
+    >>> get_loss_class("align").__name__
+    'AlignLoss'
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"A loss's name must be a non-empty str, got {name!r}.")
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise TypeError(f"A loss must be a subclass of torch.nn.Module, got {cls!r}.")
+    _LOSSES[name] = cls
+
+
+def get_loss_class(name: str) -> type[nn.Module]:
+    """Return the loss class registered as ``name``.
+
+    Parameters
+    ----------
+    name : str
+        ``"rince"``, ``"infonce"`` or a name added with :func:`register_loss`.
+
+    Returns
+    -------
+    cls : subclass of torch.nn.Module
+
+    Raises
+    ------
+    ValueError
+        No loss has that name.
+
+    Examples
+    --------
+    >>> from rince_sklearn.losses import get_loss_class
+    >>> get_loss_class("infonce").__name__
+    'InfoNCELoss'
+    """
+    try:
+        return _LOSSES[name]
+    except KeyError:
+        raise ValueError(
+            f"No loss is registered as {name!r}; registered losses: "
+            f"{sorted(_LOSSES)}. Add one with rince_sklearn.losses.register_loss."
+        ) from None
+
+
+def registered_loss_names() -> set[str]:
+    """Return the names of the registered losses (a new set).
+
+    Examples
+    --------
+    >>> from rince_sklearn.losses import registered_loss_names
+    >>> {"rince", "infonce"} <= registered_loss_names()
+    True
+    """
+    return set(_LOSSES)

@@ -40,6 +40,7 @@ PUBLIC_MODULES = [
     "rince_sklearn.metrics",
     "rince_sklearn.modalities",
     "rince_sklearn.noisy_views",
+    "rince_sklearn.supervision",
     "rince_sklearn.threads",
 ]
 
