@@ -42,16 +42,15 @@ def hand_written_fit(X, *, epochs, batch_size, seed, embedding_dim=64, lr=1e-3):
     head = ProjectionHead(embedding_dim, 64)
     params = list(encoder.parameters()) + list(head.parameters())
     optimizer = torch.optim.Adam(params, lr=lr)
-    augment = MarginalCorruption(0.6)
+    # as the estimator does: donors from the training set, equal batches
+    augment = MarginalCorruption(0.6).fit(data)
     generator = torch.Generator().manual_seed(seed)
     encoder.train()
     head.train()
     for _ in range(epochs):
         order = torch.randperm(len(data), generator=generator)
-        for start in range(0, len(data), batch_size):
+        for start in range(0, max(len(data) - batch_size, 0) + 1, batch_size):
             batch = data[order[start : start + batch_size]]
-            if len(batch) < 2:
-                continue
             z1 = head(encoder(augment(batch, generator=generator)))
             z2 = head(encoder(augment(batch, generator=generator)))
             loss = rince(z1, z2, q=0.5, lam=0.01, temperature=0.5)
@@ -62,8 +61,15 @@ def hand_written_fit(X, *, epochs, batch_size, seed, embedding_dim=64, lr=1e-3):
 
 
 def ours_fit(X, *, epochs, batch_size, seed):
+    # the defaults, with the values the hand-written loop uses spelled out
+    # (the default warmup+cosine schedule stays on: its cost counts as ours)
     return RobustContrastiveEmbedder(
-        max_epochs=epochs, batch_size=batch_size, random_state=seed, device="cpu"
+        max_epochs=epochs,
+        batch_size=batch_size,
+        lr=1e-3,
+        temperature=0.5,
+        random_state=seed,
+        device="cpu",
     ).fit(X)
 
 
