@@ -23,6 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
+    Options,
     StrOptions,
     validate_parameter_constraints,
 )
@@ -65,7 +66,7 @@ from .encoders.head import ContrastiveModule
 from .losses import get_loss_class, registered_loss_names
 from .metrics import retrieval_auc
 from .modalities import Modality, detect_modality, get_modality
-from .modalities._base import RegisteredModalityName
+from .modalities._base import modality_names
 from .supervision import encode_labels
 from .threads import resolve_n_threads, torch_threads
 
@@ -89,19 +90,26 @@ _CLASS_PARAMETERS: dict[str, type] = {
 }
 
 
-class _RegisteredLossNames(StrOptions):
-    """``StrOptions`` whose options are the loss registry's names when checked."""
+class _RegistryOptions(StrOptions):
+    """``StrOptions`` read from a registry each time the constraint is checked.
 
-    def __init__(self) -> None:
-        super().__init__(registered_loss_names())
+    The estimator's ``modality`` and ``loss`` accept the names registered
+    when ``fit`` validates them (a modality or loss registered after the class
+    was defined included), and the error lists the current names.
+    """
+
+    def __init__(self, names: Callable[[], Iterable[str]], extra: tuple = ()) -> None:
+        self._names = names
+        self._extra = tuple(extra)
+        # not StrOptions.__init__: it would store a fixed set of options
+        super(Options, self).__init__()
+        self.type = str
+        self.deprecated: set[str] = set()
 
     @property
-    def options(self) -> set[str]:  # noqa: D102
-        return registered_loss_names()
-
-    @options.setter
-    def options(self, value: set[str]) -> None:  # set by Options.__init__
-        pass
+    def options(self) -> list[str]:
+        """The extra options, then the registered names."""
+        return [*self._extra, *self._names()]
 
 
 class RobustContrastiveEmbedder(
@@ -335,8 +343,8 @@ default="rince"
     input_range_: tuple[float, float]
 
     _parameter_constraints: dict = {
-        "modality": [RegisteredModalityName()],
-        "loss": [_RegisteredLossNames(), type],
+        "modality": [_RegistryOptions(modality_names, extra=("auto",))],
+        "loss": [_RegistryOptions(registered_loss_names), type],
         "q": [Interval(Real, 0, 1, closed="right")],
         "lam": [Interval(Real, 0, None, closed="neither")],
         "temperature": [

@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
-from sklearn.utils._param_validation import Options, StrOptions
 from torch import nn
 
 from ..batching import BatchSource
@@ -344,33 +343,3 @@ def get_modality(name: str) -> Modality:
             f"No modality is registered as {name!r}; registered modalities: "
             f"{modality_names()}."
         ) from None
-
-
-class RegisteredModalityName(StrOptions):
-    """Parameter constraint: ``"auto"`` or a name registered when it is checked.
-
-    For the estimator's ``_parameter_constraints``: the options are read from
-    the registry at validation time, so a modality registered after the
-    estimator class was defined is accepted, and the error lists the current
-    names.
-
-    Examples
-    --------
-    >>> from rince_sklearn.modalities._base import RegisteredModalityName
-    >>> constraint = RegisteredModalityName()
-    >>> constraint.is_satisfied_by("image"), constraint.is_satisfied_by("audio")
-    (True, False)
-    >>> str(constraint)
-    "a str among {'auto', 'graph', 'image', 'tabular'}"
-    """
-
-    def __init__(self) -> None:
-        # not StrOptions.__init__: it would store a fixed set of options
-        super(Options, self).__init__()
-        self.type = str
-        self.deprecated: set[str] = set()
-
-    @property
-    def options(self) -> list[str]:
-        """``"auto"`` and the registered names, in that order."""
-        return ["auto", *modality_names()]
