@@ -78,7 +78,7 @@ TABULAR_TRAIN_PARAMS = dict(
     max_epochs=2,
     random_state=0,
 )
-#: images: 2048 Fashion-MNIST images (28x28), the default ResNet encoder and
+#: images: 2048 Fashion-MNIST images (28x28), the default image encoder and
 #: SimCLR-style augmentations
 IMAGE_PARAMS = dict(
     embedding_dim=64,
@@ -291,7 +291,7 @@ def train_main(repeats: int) -> None:
         "- tabular: 4096 Fashion-MNIST images read as rows of 784 "
         "standardised pixel columns, MLP (1024, 1024), global batch 2048, 2 "
         "epochs, SCARF views (donors gathered from the global batch).",
-        "- images: 2048 Fashion-MNIST images (28 x 28), default ResNet encoder "
+        "- images: 2048 Fashion-MNIST images (28 x 28), default image encoder "
         "and image augmentations, global batch 512, 1 epoch.",
         "- every process first fits once on two batches, untimed: the first "
         "fit in a fresh process pays about 1.5 s of one-off costs.",
