@@ -53,8 +53,9 @@ X_train, X_test, y_train, y_test = train_test_split(
 
 # %%
 # The Pipeline: the embedder reads the ``(n, 12, 12)`` array as images (its
-# default encoder is a small ResNet, its default augmentation random crops,
-# flips, colour jitter and blur), and its 32 features feed the probe.
+# default encoder is a small convolutional network, its default augmentation
+# random crops, flips, brightness jitter and pixel noise), and its 32 features
+# feed the probe.
 # ``fit`` trains the embedder without labels, then the probe with them.
 width = 32
 embedder = RobustContrastiveEmbedder(embedding_dim=width, max_epochs=30, random_state=0)
