@@ -5,9 +5,9 @@ Images: a contrastive embedding of handwritten digits
 :class:`~rince_sklearn.RobustContrastiveEmbedder` reads images as
 ``(n, H, W)`` or ``(n, C, H, W)`` arrays (or flat rows with ``image_shape``),
 trains a small convolutional network on pairs of randomly augmented views of
-each image with the RINCE loss, and returns one vector per image. Here it embeds scikit-learn's
-8x8 digits without their labels; a 2-D map of the embedding is coloured by
-class, and a linear probe (logistic regression) on the embedding is compared
+each image with the RINCE loss, and returns one vector per image. Here it
+embeds scikit-learn's 8x8 digits without their labels; a 2-D map of the
+embedding is coloured by class, and a linear probe (logistic regression) on the embedding is compared
 with one on the raw pixels.
 
 The same code runs on Fashion-MNIST once its files are on disk
