@@ -7,8 +7,8 @@ Images: a contrastive embedding of handwritten digits
 trains a small convolutional network on pairs of randomly augmented views of
 each image with the RINCE loss, and returns one vector per image. Here it
 embeds scikit-learn's 8x8 digits without their labels; a 2-D map of the
-embedding is coloured by class, and a linear probe (logistic regression) on the embedding is compared
-with one on the raw pixels.
+embedding is coloured by class, and a linear probe (logistic regression) on
+the embedding is compared with one on the raw pixels.
 
 The same code runs on Fashion-MNIST once its files are on disk
 (``rince_sklearn.datasets.load_fashion_mnist``); see
