@@ -42,7 +42,8 @@ from rince_sklearn.augment import (
     default_image_augmentation,
 )
 from rince_sklearn.datasets import load_fashion_mnist
-from rince_sklearn.encoders import ContrastiveModule, ResNetEncoder
+from rince_sklearn.encoders import ContrastiveModule, ConvEncoder
+from rince_sklearn.modalities.image import ImageModality
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -158,8 +159,8 @@ def accuracy(args, command):
         f"{seeds}; the seed draws the images and seeds the embedder), probe on "
         "the 10,000 test images. Probe: StandardScaler + "
         "LogisticRegression(max_iter=500), fitted on the training images' "
-        "features. Embedder: default ResNetEncoder and augmentations, RINCE "
-        f"q=0.5, lam=0.01, temperature=0.5, embedding_dim={args.dim}, "
+        "features. Embedder: the default image encoder and augmentations, RINCE "
+        f"q=0.5, lam=0.01, the default temperature, embedding_dim={args.dim}, "
         f"max_epochs={args.epochs}, batch_size={args.batch_size}, lr={args.lr}; "
         f"PCA of the same width ({args.dim}). torch threads: {args.threads}; "
         f"fit took {min(fit_times):.0f}-{max(fit_times):.0f} s (wall) per seed "
@@ -173,13 +174,19 @@ def hand_loop(X, args, augmentation):
     """The same training as ``fit``, written as a plain torch loop."""
     c, h, w = X.shape[1:]
     torch.manual_seed(0)
+    defaults = ImageModality.DEFAULTS  # what fit resolves "auto" to
     module = ContrastiveModule(
-        ResNetEncoder,
-        {"in_channels": c, "embedding_dim": args.dim, "image_size": (h, w)},
+        ConvEncoder,
+        {
+            "in_channels": c,
+            "embedding_dim": args.dim,
+            "image_size": (h, w),
+            **defaults["encoder_kwargs"],
+        },
         args.dim,
         64,
     )
-    criterion = RINCELoss(q=0.5, lam=0.01, temperature=0.5)
+    criterion = RINCELoss(q=0.5, lam=0.01, temperature=defaults["temperature"])
     optimizer = torch.optim.Adam(module.parameters(), lr=args.lr)
     data = torch.from_numpy(X)  # uint8 (n, C, H, W)
     shuffle = torch.Generator().manual_seed(0)
@@ -187,7 +194,8 @@ def hand_loop(X, args, augmentation):
     module.train()
     for _ in range(args.epochs):
         order = torch.randperm(len(data), generator=shuffle)
-        for start in range(0, len(data), args.batch_size):
+        # equal batches, as fit cuts them
+        for start in range(0, max(len(data) - args.batch_size, 0) + 1, args.batch_size):
             batch = data[order[start : start + args.batch_size]].float() / 255
             z1 = module(augmentation(batch, generator=views))
             z2 = module(augmentation(batch, generator=views))
@@ -203,11 +211,12 @@ def throughput(args, command):
     n_images = len(X) * args.epochs
     rows = []
     # warm-up (first calls of the convolution kernels are slow), not measured
-    hand_loop(X[:512], args, default_image_augmentation())
+    views = default_image_augmentation(**ImageModality.DEFAULTS["augmentation"])
+    hand_loop(X[:512], args, views)
     embedder(args, 0).fit(X[:512])
     for repeat in range(args.repeats):
         for kind in ("loop", "fit"):
-            aug = TimedAugmentation(default_image_augmentation())
+            aug = TimedAugmentation(views)
             start, cpu_start = time.perf_counter(), time.process_time()
             if kind == "loop":
                 hand_loop(X, args, aug)
@@ -239,7 +248,8 @@ def throughput(args, command):
         "# Throughput: fit vs a hand-written torch loop\n\n"
         f"{args.n_train} Fashion-MNIST training images (28x28, uint8), "
         f"{args.epochs} epochs, batch_size={args.batch_size}, default "
-        "ResNetEncoder and augmentations, RINCE, Adam; both two forward passes "
+        "ConvEncoder and image augmentations, RINCE, Adam, equal batches; the "
+        "fit adds its default warmup+cosine schedule; both two forward passes "
         f"per step. torch.set_num_threads({args.threads}); {args.repeats} "
         "repeats, interleaved (loop, fit, loop, fit, ...); the fit/loop ratio "
         "is per repeat, median reported. The machine was shared with other "
