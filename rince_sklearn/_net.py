@@ -142,21 +142,31 @@ class ContrastiveNet(NeuralNet):
         self.augment_rng_ = torch.Generator(device=device).manual_seed(self.seed + 1)
         return self
 
+    #: the random streams of training (their states are part of a snapshot)
+    _generators: tuple[str, ...] = ("shuffle_rng_", "augment_rng_")
+    #: those on the module's device (pickled as their state: see __getstate__)
+    _device_generators: tuple[str, ...] = ("augment_rng_",)
+
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         # a CUDA generator cannot be unpickled without CUDA: keep its state,
         # a CPU byte tensor, and rebuild it on the net's device on load
-        rng = state.pop("augment_rng_", None)
-        if rng is not None:
-            state["_augment_rng_state"] = rng.get_state()
+        for name in self._device_generators:
+            rng = state.pop(name, None)
+            if rng is not None:
+                state[f"_{name}state"] = rng.get_state()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        rng_state = state.pop("_augment_rng_state", None)
+        rng_states = {
+            name: state.pop(f"_{name}state", None) for name in self._device_generators
+        }
         super().__setstate__(state)
-        if rng_state is not None:
-            self.augment_rng_ = torch.Generator(device=self.device)
-            self.augment_rng_.set_state(rng_state)
+        for name, rng_state in rng_states.items():
+            if rng_state is not None:
+                rng = torch.Generator(device=self.device)
+                rng.set_state(rng_state)
+                setattr(self, name, rng)
 
     def get_iterator(self, dataset: Any, training: bool = False) -> BatchLoader:
         """Slice ``dataset`` (a :class:`~.batching.BatchSource`) into batches.
@@ -208,8 +218,9 @@ class ContrastiveNet(NeuralNet):
         return {
             "module": copy.deepcopy(self.module_.state_dict()),
             "optimizer": copy.deepcopy(self.optimizer_.state_dict()),
-            "shuffle_rng": self.shuffle_rng_.get_state(),
-            "augment_rng": self.augment_rng_.get_state(),
+            "generators": {
+                name: getattr(self, name).get_state() for name in self._generators
+            },
             "history": len(self.history),
         }
 
@@ -217,8 +228,8 @@ class ContrastiveNet(NeuralNet):
         """Put back the training state saved by :meth:`snapshot`."""
         self.module_.load_state_dict(snapshot["module"])
         self.optimizer_.load_state_dict(snapshot["optimizer"])
-        self.shuffle_rng_.set_state(snapshot["shuffle_rng"])
-        self.augment_rng_.set_state(snapshot["augment_rng"])
+        for name, rng_state in snapshot["generators"].items():
+            getattr(self, name).set_state(rng_state)
         del self.history[snapshot["history"] :]
 
     def embed(

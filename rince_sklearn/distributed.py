@@ -71,15 +71,10 @@ backward pass (:func:`sum_gradients`, still available as
 buckets with the rest of the backward pass. Measured on the 2-core CPU
 development machine (``benchmarks/results/parallel_training.md``, MLP
 (1024, 1024), global batch 2048, 2 processes, gloo, medians of 3
-interleaved runs on cores shared with other work, load average about 17):
-DDP reached 1.69x and the manual all-reduce 1.81x the samples per CPU second
-of one process (wall time: 1.06x and 1.82x, too noisy to rank). On 2 shared
-CPU cores the overlap cannot pay, since gloo's communication threads compete
-with the backward pass for the same cores, and DDP's bucket copies cost about
-7%. DDP stays the default because its overlap is what pays where the
-communication has its own resources (NCCL on GPUs, more cores than
-processes); on small CPU machines a subclass can set ``gradient_sync =
-"manual"``. The
+interleaved runs on a quiet machine): DDP reached 1.57x the wall-clock
+throughput of one process and 1.70x its samples per CPU second, the manual
+all-reduce 1.42x and 1.59x. (Under heavy load from other work the two were
+too noisy to rank.) The
 two views are two forward passes through the DDP module before one backward
 pass, which DDP accepts as the graph is the same each step and every
 parameter is used. skorch's ``AccelerateMixin`` (DDP plus accelerate's data
@@ -413,12 +408,15 @@ class _GatheredBatchNorm:
         n_local = input.numel() // c
         # this process's statistics (fused, stable), then the global ones from
         # per-channel sums in float64: n_r * mean_r and n_r * (var_r + mean_r^2)
-        var_r, mean_r = torch.var_mean(input, dims, correction=0)  # (C,) each
-        mean_r, var_r = mean_r.double(), var_r.double()
+        if n_local:
+            var_r, mean_r = torch.var_mean(input, dims, correction=0)  # (C,) each
+            mean_r, var_r = mean_r.double(), var_r.double()
+        else:  # this process holds no row of the batch: it adds nothing
+            mean_r = var_r = input.new_zeros(c, dtype=torch.float64)
         count = mean_r.new_tensor([float(n_local)])
         local = torch.cat([n_local * mean_r, n_local * (var_r + mean_r**2), count])
         total = _AllReduceSum.apply(local.to(_comm_device()), None).to(input.device)
-        n = float(total[-1].detach())
+        n = total[-1].detach()  # a 0-d tensor: no host sync per layer
         mean = total[:c] / n  # (C,) float64
         var = (total[c : 2 * c] / n - mean * mean).clamp(min=0)  # (C,) biased
         shape = [1, c] + [1] * (input.ndim - 2)
@@ -434,7 +432,7 @@ class _GatheredBatchNorm:
                     factor = 1.0 / float(bn.num_batches_tracked)
                 else:
                     factor = bn.momentum
-                unbiased = var * (n / max(n - 1.0, 1.0))
+                unbiased = var * (n / (n - 1.0).clamp(min=1.0))
                 bn.running_mean.mul_(1 - factor).add_(factor * mean.to(input.dtype))
                 bn.running_var.mul_(1 - factor).add_(factor * unbiased.to(input.dtype))
         return out
@@ -696,10 +694,7 @@ class ShardedBatchLoader:
         self.layout: BatchLayout | None = None
 
     def _bounds(self) -> list[tuple[int, int]]:
-        n, size = sum(self.part_sizes), self.batch_size
-        if self.drop_last and n >= size:
-            return [(start, start + size) for start in range(0, n - size + 1, size)]
-        return batch_bounds(n, size)
+        return batch_bounds(sum(self.part_sizes), self.batch_size, self.drop_last)
 
     def __len__(self) -> int:
         return len(self._bounds())
@@ -815,22 +810,18 @@ class DistributedContrastiveNet(ContrastiveNet):
         self._loader: ShardedBatchLoader | None = None
         return self
 
+    _generators = (*ContrastiveNet._generators, "shard_rng_")
+    _device_generators = (*ContrastiveNet._device_generators, "shard_rng_")
+
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_group", None)  # holds the process group: not picklable
         state.pop("_loader", None)
-        rng = state.pop("shard_rng_", None)
-        if rng is not None:
-            state["_shard_rng_state"] = rng.get_state()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        rng_state = state.pop("_shard_rng_state", None)
         super().__setstate__(state)
         self._group, self._loader = None, None
-        if rng_state is not None:
-            self.shard_rng_ = torch.Generator(device=self.device)
-            self.shard_rng_.set_state(rng_state)
 
     def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any):
         """Lay out the global data set; wrap the module for gradient summing."""

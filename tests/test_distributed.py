@@ -164,11 +164,21 @@ def _gather_check() -> dict:
     }
 
 
+def _empty_rank_batch_norm() -> dict:
+    """Rank 1 holds no row of the batch: the statistics are rank 0's alone."""
+    torch.manual_seed(0)
+    x = torch.randn(6, 3) if rank() == 0 else torch.zeros(0, 3)
+    gathered = convert_batchnorm(torch.nn.BatchNorm1d(3)).train()
+    out = gathered(x)
+    return {"out": out.detach(), "running_var": gathered.running_var.clone()}
+
+
 def _worker(folder: str) -> None:
     torch.set_num_threads(1)
     X = _data()
     results = {
         "world_size": world_size(),
+        "empty_rank_bn": _empty_rank_batch_norm(),
         "gather": _gather_check(),
         "anchors": _anchor_check(),
         "step": _one_step(DistributedEmbedder, X),
@@ -466,3 +476,14 @@ def test_sharded_loader_can_leave_out_the_last_incomplete_batch():
         sizes.append([sum(loader.layout.sizes) for _ in loader])
         assert len(loader) == 4
     assert sizes == [[5, 5, 5, 5], [5, 5, 5, 5]]
+
+
+def test_gathered_batch_norm_with_a_rank_that_holds_no_row(distributed_results):
+    _, results = distributed_results
+    torch.manual_seed(0)
+    x = torch.randn(6, 3)
+    plain = torch.nn.BatchNorm1d(3).train()
+    expected = plain(x).detach()
+    torch.testing.assert_close(results[0]["empty_rank_bn"]["out"], expected)
+    for r in results:  # the same running statistics everywhere, none NaN
+        torch.testing.assert_close(r["empty_rank_bn"]["running_var"], plain.running_var)
