@@ -29,7 +29,7 @@ from skorch.dataset import unpack_data
 from torch import Tensor
 
 from .augment._base import call_augmentation
-from .batching import BatchLoader, BatchSource, move_to_device
+from .batching import BatchLoader, BatchSource, batch_bounds, move_to_device
 from .noisy_views import false_positive_pairing
 
 __all__ = ["ContrastiveNet", "TrainingDivergedError"]
@@ -351,33 +351,59 @@ class ContrastiveNet(NeuralNet):
     def on_batch_end(
         self, net: NeuralNet, batch: Any = None, training: bool = False, **kwargs: Any
     ) -> None:
-        """Stop training with a clear error when the loss or outputs blow up."""
-        loss = kwargs.get("loss")
-        if loss is None:
+        """Stop training with a clear error when the loss becomes NaN or inf.
+
+        The loss is read from the history, where skorch has already put it
+        (no second device read); the projections' largest magnitude is kept
+        on the device and checked once per epoch.
+        """
+        if kwargs.get("loss") is None or not training:
             return
-        value = float(loss.detach())
+        value = self.history[-1, "batches", -1, "train_loss"]
         if not math.isfinite(value):
             self._diverged(f"The training loss became {value}")
         y_pred = kwargs.get("y_pred")
-        if training and isinstance(y_pred, Tensor):
-            largest = float(y_pred.detach().abs().max())
-            if not largest <= DIVERGENCE_LIMIT:  # NaN too
-                self._diverged(f"The projections reached {largest:.3g}")
+        if isinstance(y_pred, Tensor) and y_pred.numel():
+            largest = y_pred.detach().abs().amax()
+            previous: Tensor | None = getattr(self, "projection_max_", None)
+            self.projection_max_ = (
+                largest if previous is None else torch.maximum(previous, largest)
+            )
+
+    #: the epoch's largest projection magnitude so far, on the device
+    projection_max_: Tensor | None = None
+
+    def on_epoch_begin(self, net: NeuralNet, **kwargs: Any) -> None:
+        """Start the epoch's record of the projections' largest magnitude."""
+        super().on_epoch_begin(net, **kwargs)
+        self.projection_max_ = None
 
     def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
-        """Stop training when a weight is non-finite or absurdly large.
+        """Stop training when a projection or a weight is absurdly large.
 
         The loss is computed on cosine similarities, so it can stay finite
-        while the weights run away (for example with a huge ``lr``).
+        while the weights and outputs run away (for example with a huge
+        ``lr``). One device read per epoch.
         """
         with torch.no_grad():
-            largest = max(
-                (float(p.detach().abs().max()) for p in self.module_.parameters()
-                 if p.numel()),
-                default=0.0,
-            )  # fmt: skip
-        if not largest <= DIVERGENCE_LIMIT:
-            self._diverged(f"A weight reached {largest:.3g}")
+            parts = [p.detach().abs().amax() for p in self.module_.parameters()]
+            parts = [p for p in parts if p.numel()]
+            projections = getattr(self, "projection_max_", None)
+            weights = float(torch.stack(parts).max()) if parts else 0.0
+            outputs = float(projections) if projections is not None else 0.0
+        if not outputs <= DIVERGENCE_LIMIT:  # NaN too
+            self._diverged(f"The projections reached {outputs:.3g}")
+        if not weights <= DIVERGENCE_LIMIT:
+            self._diverged(f"A weight reached {weights:.3g}")
+
+    def batches_per_epoch(self, dataset: Any) -> int:
+        """Return the optimiser steps of one training pass over ``dataset``.
+
+        What the training loader cuts (equal batches), computed without
+        building a loader, for callbacks that plan by steps (the schedule, the
+        progress bar).
+        """
+        return len(batch_bounds(len(dataset), self.batch_size, drop_last=True))
 
     def _diverged(self, what: str) -> None:
         epoch = len(self.history)

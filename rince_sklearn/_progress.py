@@ -86,14 +86,8 @@ class FitProgress(Callback):
         """Reset the epoch's running loss; count its batches once known."""
         self.batch_count_ = 0
         self.loss_sum_ = 0.0
-        self.sample_count_ = 0
         if dataset_train is not None and self.batches_per_epoch_ is None:
-            try:
-                self.batches_per_epoch_ = len(
-                    net.get_iterator(dataset_train, training=True)
-                )
-            except TypeError:  # pragma: no cover - an iterator without a length
-                self.batches_per_epoch_ = None
+            self.batches_per_epoch_ = net.batches_per_epoch(dataset_train)
 
     def on_batch_end(
         self, net: Any, batch: Any = None, training: bool = False, **kwargs: Any
@@ -102,7 +96,7 @@ class FitProgress(Callback):
         if not training or kwargs.get("loss") is None:
             return
         self.batch_count_ += 1
-        self.loss_sum_ += float(kwargs["loss"].detach())
+        self.loss_sum_ += net.history[-1, "batches", -1, "train_loss"]
         if not self.interactive_:
             return
         now = time.perf_counter()

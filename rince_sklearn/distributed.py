@@ -861,6 +861,12 @@ class DistributedContrastiveNet(ContrastiveNet):
         super().on_train_end(net, X=X, y=y, **kwargs)
         self._group, self._loader = None, None
 
+    def batches_per_epoch(self, dataset: Any) -> int:
+        """Return the steps of one pass over the global data (all processes' rows)."""
+        if self._group is None or world_size() == 1:
+            return super().batches_per_epoch(dataset)
+        return len(batch_bounds(sum(self._group.parts), self.batch_size, True))
+
     def get_iterator(self, dataset: Any, training: bool = False) -> Any:
         """Training: a :class:`ShardedBatchLoader` over the global data set."""
         loader = super().get_iterator(dataset, training=training)

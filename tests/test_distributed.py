@@ -200,6 +200,10 @@ def _worker(folder: str) -> None:
     results["sharded_history"] = torch.tensor(sharded.history_[:, "train_loss"])
     emb = DistributedEmbedder(**PARAMS).fit(X)
     results["history"] = torch.tensor(emb.history_[:, "train_loss"])
+    # progress output must not change what is trained (it once replaced the
+    # sharded loader while counting batches)
+    verbose = DistributedEmbedder(**PARAMS, verbose=1).fit(X)
+    results["verbose_history"] = torch.tensor(verbose.history_[:, "train_loss"])
     results["embedding"] = torch.from_numpy(emb.transform(X))
     results["bn_class"] = type(emb.net_.module_.head.net[1]).__name__
     if rank() == 0:
@@ -487,3 +491,9 @@ def test_gathered_batch_norm_with_a_rank_that_holds_no_row(distributed_results):
     torch.testing.assert_close(results[0]["empty_rank_bn"]["out"], expected)
     for r in results:  # the same running statistics everywhere, none NaN
         torch.testing.assert_close(r["empty_rank_bn"]["running_var"], plain.running_var)
+
+
+def test_progress_output_trains_the_same_model(distributed_results):
+    _, results = distributed_results
+    for r in results:
+        torch.testing.assert_close(r["verbose_history"], r["history"])

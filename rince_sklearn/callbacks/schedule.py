@@ -139,7 +139,10 @@ class WarmupCosineLR(Callback):
         if X is not None:
             # the optimiser steps of one pass, as the training loader cuts them
             # (equal batches; in distributed training, over the global data)
-            per_epoch = max(1, len(net.get_iterator(X, training=True)))
+            count = getattr(net, "batches_per_epoch", None)  # rince_sklearn's nets
+            per_epoch = max(
+                1, count(X) if count else math.ceil(len(X) / net.batch_size)
+            )
         else:
             per_epoch = 1
         if self.max_epochs is None or self.held_:
