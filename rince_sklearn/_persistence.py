@@ -316,7 +316,7 @@ def _decode_array(value: dict, where: str) -> np.ndarray:
         raise FileFormatError(f"{where}: arrays of dtype {dtype!r} are not allowed.")
     try:
         return np.asarray(decode_plain(data, where), dtype=dtype)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise FileFormatError(f"{where}: malformed array ({exc}).") from None
 
 
@@ -581,7 +581,7 @@ def _json(text: Any, kind: type, name: str, source: str) -> Any:
         raise FileFormatError(f"{source}: the {name} entry must be JSON text.")
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise FileFormatError(
             f"{source}: the {name} entry is not JSON ({exc})."
         ) from None

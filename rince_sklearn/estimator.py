@@ -511,9 +511,12 @@ default="rince"
             "projection_dim": self.projection_dim,
         }
 
-    def _build_net(self, modality: Modality, seed: int) -> ContrastiveNet:
+    def _build_net(
+        self, modality: Modality, seed: int, module_kwargs: dict | None = None
+    ) -> ContrastiveNet:
         """Return a fresh, initialised skorch net for the fitted input."""
-        module_kwargs = self._module_kwargs(modality)
+        if module_kwargs is None:
+            module_kwargs = self._module_kwargs(modality)
         criterion, criterion_kwargs = self._criterion()
         optimizer = (
             _OPTIMIZERS[self.optimizer]
@@ -964,7 +967,13 @@ default="rince"
         (178, 64)
         """
         allow = ClassAllowList(trusted)
-        return cls._from_payload(read_payload(path), allow, device=device)
+        payload = read_payload(path)
+        try:
+            return cls._from_payload(payload, allow, device=device)
+        except RecursionError:
+            raise FileFormatError(
+                f"{payload.source} nests its values too deeply."
+            ) from None
 
     def _to_payload(self) -> Payload:
         """Encode the fitted estimator as plain data (see ``_persistence``)."""
@@ -1064,7 +1073,8 @@ default="rince"
             ) from None
         declared = cls._declared_attributes(modality)
         unknown = set(fitted) - set(declared)
-        missing = set(cls._saved_attributes) - {"feature_names_in_"} - set(fitted)
+        # every declared attribute is set by fit, but for DataFrame column names
+        missing = set(declared) - {"feature_names_in_"} - set(fitted)
         if unknown or missing:
             raise FileFormatError(
                 f"{source} has unknown fitted attributes {sorted(unknown)} or lacks "
@@ -1090,7 +1100,10 @@ default="rince"
                     "that learns nothing from the training data."
                 )
             augmentation = copy.deepcopy(augmentation)
-            set_augmentation_state(augmentation, payload.augmentation_state)
+            try:
+                set_augmentation_state(augmentation, payload.augmentation_state)
+            except (TypeError, ValueError) as exc:
+                raise FileFormatError(f"{payload.source}: {exc}") from None
         self.augmentation_ = augmentation
         module_kwargs = self._module_kwargs(modality)
         check_architecture(
@@ -1098,7 +1111,7 @@ default="rince"
             payload.state_dict,
             payload.source,
         )
-        net = self._build_net(modality, seed=0)
+        net = self._build_net(modality, seed=0, module_kwargs=module_kwargs)
         net.module_.load_state_dict(payload.state_dict)
         net.history = History(payload.history)
         self._set_fitted_net(net)

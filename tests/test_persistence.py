@@ -405,6 +405,18 @@ ATTACKS = {
     "augmentation state under a dunder name": lambda m: {
         "augmentation_state": {"__class__": torch.zeros(1)}
     },
+    "augmentation state of the wrong shape": lambda m: {
+        "augmentation_state": {"pool_": torch.zeros(3)}
+    },
+    "augmentation state for no such member": lambda m: {
+        "augmentation_state": {"7.pool_": torch.zeros(2, 13)}
+    },
+    "augmentation state under another name": lambda m: {
+        "augmentation_state": {"corruption_rate_": torch.zeros(1)}
+    },
+    "ndarray beyond its dtype": lambda m: {
+        "fitted": {"feature_names_in_": {"__ndarray__": [10**30], "dtype": "int64"}}
+    },
     "augmentation state for an augmentation that fits nothing": lambda m: {
         "params": {
             "augmentation": {
@@ -583,3 +595,29 @@ def test_strided_tensor_bomb_is_refused(saved, tmp_path):
     tampered = _tamper(path, tmp_path / "strided.pt", state_dict=state)
     with pytest.raises(ValueError, match="weights"):
         RobustContrastiveEmbedder.load(tampered)
+
+
+def test_deeply_nested_json_is_a_value_error(saved, tmp_path):
+    path, _ = saved
+    payload = _read(path)
+    params = json.loads(payload["params"])
+    deep = "[" * 5000 + "]" * 5000  # deeper than Python's recursion limit
+    text = json.dumps(params).replace('"tol": 0.0001', f'"tol": {deep}')
+    assert deep in text
+    torch.save({**payload, "params": text}, tmp_path / "deep.pt")
+    with pytest.raises(ValueError, match="deep.pt"):
+        RobustContrastiveEmbedder.load(tmp_path / "deep.pt")
+
+
+def test_a_missing_fitted_attribute_of_the_modality_is_a_value_error(tmp_path):
+    from sklearn.datasets import load_digits
+
+    images = load_digits().images[:40].astype(np.float32)
+    emb = RobustContrastiveEmbedder(**{**FAST, "max_epochs": 1}).fit(images)
+    emb.save(tmp_path / "img.pt")
+    payload = _read(tmp_path / "img.pt")
+    fitted = json.loads(payload["fitted"])
+    del fitted["image_shape_"]
+    torch.save({**payload, "fitted": json.dumps(fitted)}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="image_shape_"):
+        RobustContrastiveEmbedder.load(tmp_path / "bad.pt")

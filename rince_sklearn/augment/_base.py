@@ -77,20 +77,37 @@ class Augmentation:
         """Learn from the training data ``X`` (one batch of all rows); no-op here."""
         return self
 
+    #: the tensor attributes that :meth:`fit` sets (the augmentation's state)
+    fitted_state_names: tuple[str, ...] = ()
+
     def fitted_state(self) -> dict[str, torch.Tensor]:
-        """Return what :meth:`fit` learnt: tensor attributes ending in ``_``."""
+        """Return what :meth:`fit` learnt: the attributes in ``fitted_state_names``."""
         return {
-            name: value
-            for name, value in vars(self).items()
-            if name.endswith("_")
-            and not name.startswith("_")
-            and isinstance(value, torch.Tensor)
+            name: getattr(self, name)
+            for name in self.fitted_state_names
+            if isinstance(getattr(self, name, None), torch.Tensor)
         }
 
     def set_fitted_state(self, state: dict[str, torch.Tensor]) -> None:
-        """Restore what :meth:`fitted_state` returned."""
+        """Restore what :meth:`fitted_state` returned (from a saved file, say).
+
+        Names other than ``fitted_state_names`` are refused, and each value
+        passes :meth:`check_fitted_state` before it is set.
+        """
+        unknown = sorted(set(state) - set(self.fitted_state_names))
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__} keeps no fitted state named {unknown}; "
+                f"its state is {list(self.fitted_state_names)}."
+            )
         for name, value in state.items():
-            setattr(self, name, value)
+            setattr(self, name, self.check_fitted_state(name, value))
+
+    def check_fitted_state(self, name: str, value: torch.Tensor) -> torch.Tensor:
+        """Return ``value`` if it can be the fitted ``name``, else raise ValueError."""
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"The fitted {name} must be a tensor, got {value!r}.")
+        return value
 
     def __call__(self, batch: Any, generator: torch.Generator | None = None) -> Any:
         return self.augment(batch, generator=generator)
@@ -142,7 +159,7 @@ class MemberAugmentations(Augmentation):
     >>> isinstance(views, MemberAugmentations), views.requires_fit
     (True, True)
     >>> sorted(views.fit(torch.ones(3, 2)).fitted_state())
-    ['0.pool_', '0.pool_key_']
+    ['0.pool_']
     """
 
     augmentations: list[Callable]
@@ -267,11 +284,18 @@ def _members_state(members: Sequence[Callable]) -> dict[str, torch.Tensor]:
 def _set_members_state(
     members: Sequence[Callable], state: dict[str, torch.Tensor]
 ) -> None:
+    used: set[str] = set()
     for i, member in enumerate(members):
         prefix = f"{i}."
         own = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         if own:
             set_augmentation_state(member, own)
+            used.update(prefix + k for k in own)
+    if set(state) - used:
+        raise ValueError(
+            f"No member holds the fitted state {sorted(set(state) - used)} "
+            f"(there are {len(members)} members)."
+        )
 
 
 def fit_augmentation(augmentation: Any, X: Any) -> Any:
@@ -336,7 +360,7 @@ def augmentation_state(augmentation: Any) -> dict[str, torch.Tensor]:
     ...     MarginalCorruption, augmentation_state, fit_augmentation)
     >>> views = Compose([MarginalCorruption(0.5), GaussianNoise(0.1)])
     >>> sorted(augmentation_state(fit_augmentation(views, torch.ones(4, 2))))
-    ['0.pool_', '0.pool_key_']
+    ['0.pool_']
     """
     fitted_state = getattr(augmentation, "fitted_state", None)
     if augmentation is None or not callable(fitted_state):
@@ -364,8 +388,15 @@ def set_augmentation_state(augmentation: Any, state: dict[str, torch.Tensor]) ->
     >>> torch.equal(fresh.pool_, fitted.pool_)
     True
     """
-    if state:
-        augmentation.set_fitted_state(state)
+    if not state:
+        return
+    setter = getattr(augmentation, "set_fitted_state", None)
+    if not callable(setter):
+        raise ValueError(
+            f"{augmentation!r} keeps no fitted state, but one was given: "
+            f"{sorted(state)}."
+        )
+    setter(state)
 
 
 def _accepts_generator(func: Callable) -> bool:

@@ -392,7 +392,19 @@ class AttributeMasking(Augmentation):
 
     @property
     def requires_fit(self) -> bool:  # noqa: D102 - documented on Augmentation
-        return isinstance(self.fill, str)
+        return self.fill == "mean"
+
+    fitted_state_names = ("mean_",)
+
+    def check_fitted_state(self, name: str, value: Tensor) -> Tensor:
+        """Check the mean node-feature vector: 1-D finite floats."""
+        value = super().check_fitted_state(name, value)
+        if value.ndim != 1 or not bool(torch.isfinite(value).all()):
+            raise ValueError(
+                f"AttributeMasking's mean_ must be a 1-D finite vector, got shape "
+                f"{tuple(value.shape)}."
+            )
+        return value.to(torch.float32)
 
     def fit(self, X: GraphBatch) -> AttributeMasking:
         """Learn the mean node-feature vector of the training graphs ``X``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import torch
@@ -18,8 +19,9 @@ def _row_keys(x: Tensor, weights: Tensor) -> Tensor:
     return (x.to(torch.float64) * weights).sum(dim=1)
 
 
+@functools.lru_cache(maxsize=32)
 def _key_weights(n_features: int, device: torch.device) -> Tensor:
-    """Return the fixed random weights of :func:`_row_keys` (same every call)."""
+    """Return the fixed random weights of :func:`_row_keys` (made once each)."""
     g = torch.Generator().manual_seed(12345)
     return torch.randn(n_features, generator=g, dtype=torch.float64).to(device)
 
@@ -90,7 +92,7 @@ def marginal_corruption(
     rows = torch.randint(0, n, (b, f), generator=generator, device=x.device)
     if pool_key is not None and n > 1:
         key = _row_keys(x, _key_weights(f, x.device))  # (B,)
-        pool_key = pool_key.to(x.device)
+        pool_key = pool_key.to(x.device)  # a no-op for MarginalCorruption's cache
         same_key = torch.isclose(pool_key[rows], key[:, None], rtol=1e-12, atol=0.0)
         self_row = same_key & (pool.gather(0, rows) == x)  # (B, F) row i drawn
         rows = torch.where(self_row, (rows + 1) % n, rows)
@@ -124,9 +126,9 @@ class MarginalCorruption(Augmentation):
     Attributes
     ----------
     pool_ : Tensor of shape (n_rows, n_features)
-        The donor rows (after ``fit``).
-    pool_key_ : Tensor of shape (n_rows,)
-        A float64 key per donor row, used to recognise a row among the donors.
+        The donor rows (after ``fit``): the augmentation's saved state. A
+        float64 key per donor row, used to recognise a row among the donors,
+        is derived from it (and cached with the pool's copy on the device).
 
     References
     ----------
@@ -177,31 +179,49 @@ class MarginalCorruption(Augmentation):
             g = torch.Generator().manual_seed(0)
             X = X[torch.randperm(X.shape[0], generator=g)[: self.max_rows]]
         self.pool_ = X.contiguous()
-        self.pool_key_ = _row_keys(self.pool_, _key_weights(X.shape[1], X.device))
         return self
+
+    fitted_state_names = ("pool_",)
+
+    def check_fitted_state(self, name: str, value: Tensor) -> Tensor:
+        """Check a pool of donor rows: 2-D finite floats, 1 to ``max_rows`` rows."""
+        value = super().check_fitted_state(name, value)
+        if (
+            value.ndim != 2
+            or not value.is_floating_point()
+            or not 1 <= value.shape[0] <= self.max_rows
+            or not bool(torch.isfinite(value).all())
+        ):
+            raise ValueError(
+                "MarginalCorruption's pool_ must be 2-D finite floats with 1 to "
+                f"max_rows={self.max_rows} rows, got a {value.dtype} tensor of "
+                f"shape {tuple(value.shape)}."
+            )
+        return value.to(torch.float32).contiguous()
 
     def augment(
         self, batch: Tensor, generator: torch.Generator | None = None
     ) -> Tensor:
         """Return a corrupted copy of ``batch`` (shape ``(B, F)``)."""
+        view = self._corrupt(batch, generator)
+        if self.noise_std > 0:
+            view = GaussianNoise(self.noise_std)(view, generator=generator)
+        return view
+
+    def _corrupt(self, batch: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Corrupt alone: donors from the pool when fitted, else from the batch."""
         pool = getattr(self, "pool_", None)
-        if pool is not None and pool.shape[1] != batch.shape[1]:
+        if pool is None:
+            return marginal_corruption(batch, self.corruption_rate, generator)
+        if pool.shape[1] != batch.shape[1]:
             raise ValueError(
                 f"MarginalCorruption was fitted on {pool.shape[1]} columns, got a "
                 f"batch with {batch.shape[1]}."
             )
-        if pool is not None and pool.device != batch.device:
-            pool = self._pool_on(batch.device)
-        view = marginal_corruption(
-            batch,
-            self.corruption_rate,
-            generator,
-            pool=pool,
-            pool_key=getattr(self, "pool_key_", None) if pool is not None else None,
+        pool, pool_key = self._pool_on(batch.device)
+        return marginal_corruption(
+            batch, self.corruption_rate, generator, pool=pool, pool_key=pool_key
         )
-        if self.noise_std > 0:
-            view = GaussianNoise(self.noise_std)(view, generator=generator)
-        return view
 
     def augment_shard(
         self, batch: Tensor, shard: Any, generator: torch.Generator | None = None
@@ -215,8 +235,14 @@ class MarginalCorruption(Augmentation):
         :meth:`augment` (shape ``(b, F)``).
         """
         if getattr(self, "pool_", None) is not None:
-            # fitted: donors come from the training set, as in one process
-            return self.augment(batch, generator=generator)
+            # fitted: donors come from the training set, as in one process;
+            # the noise still takes the global batch's column spread
+            view = self._corrupt(batch, generator)
+            if self.noise_std > 0:
+                view = GaussianNoise(self.noise_std).augment_shard(
+                    view, shard, generator
+                )
+            return view
         pool = shard.gather(batch)  # (B, F): every process's rows, in rank order
         b, f = batch.shape
         n_global = pool.shape[0]
@@ -237,13 +263,19 @@ class MarginalCorruption(Augmentation):
             view = GaussianNoise(self.noise_std).augment_shard(view, shard, generator)
         return view
 
-    def _pool_on(self, device: torch.device) -> Tensor:
-        """Return the pool on ``device``, copied once (not on every batch)."""
+    def _pool_on(self, device: torch.device) -> tuple[Tensor, Tensor]:
+        """Return the pool and its rows' keys on ``device``.
+
+        Computed once per pool and device (not on every batch): the keys are
+        derived from ``pool_``, so they are never stored or loaded.
+        """
         cached = getattr(self, "_device_pool", None)
-        if cached is None or cached.device != device:
-            cached = self.pool_.to(device)
+        if cached is None or cached[0] is not self.pool_ or cached[1].device != device:
+            pool = self.pool_.to(device)
+            key = _row_keys(pool, _key_weights(pool.shape[1], device))
+            cached = (self.pool_, pool, key)
             self._device_pool = cached
-        return cached
+        return cached[1], cached[2]
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
