@@ -1,8 +1,10 @@
 """Where a model runs: the ``device`` parameter resolved to a torch device.
 
-One small module used by ``fit`` (:func:`resolve_device`), by ``load`` and by
-unpickling (:func:`available_device`, which falls back to the CPU with a
-warning when a model saved on a GPU is restored on a machine without one).
+One small module used by ``fit`` (:func:`resolve_device`) and by ``load``
+(:func:`available_device`, which falls back to the CPU with a warning when a
+model saved on a GPU is loaded on a machine without one). Unpickling needs
+neither: skorch maps a pickled net to an available device, and the estimator
+reads ``device_`` back from the net.
 """
 
 from __future__ import annotations

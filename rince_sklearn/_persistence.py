@@ -115,7 +115,12 @@ class Payload:
 # -- encoding ---------------------------------------------------------------------
 
 
+def _class_name(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 def _path_of(cls: type) -> str:
+    """Return ``"module:qualname"``, refusing classes that have no such name."""
     module, qualname = cls.__module__, cls.__qualname__
     if "<locals>" in qualname or module == "__main__":
         raise ValueError(
@@ -124,7 +129,7 @@ def _path_of(cls: type) -> str:
             "function). Define it at the top level of a module, or persist the "
             "estimator with pickle/joblib instead."
         )
-    return f"{module}:{qualname}"
+    return _class_name(cls)
 
 
 def encode_plain(value: Any) -> Any:
@@ -221,11 +226,11 @@ class ClassAllowList:
         for base in self.BASES:
             for cls in _subclasses(base):
                 if cls.__module__.split(".")[0] == "rince_sklearn":
-                    classes[_safe_path(cls)] = cls
+                    classes[_class_name(cls)] = cls
         for name in dir(torch.optim):
             obj = getattr(torch.optim, name)
             if isinstance(obj, type) and issubclass(obj, torch.optim.Optimizer):
-                classes[_safe_path(obj)] = obj
+                classes[_class_name(obj)] = obj
         for cls in trusted:
             if not (isinstance(cls, type) and issubclass(cls, self.BASES)):
                 raise TypeError(
@@ -233,7 +238,7 @@ class ClassAllowList:
                     "torch.optim.Optimizer or rince_sklearn.augment.Augmentation, "
                     f"got {cls!r}."
                 )
-            classes[_safe_path(cls)] = cls
+            classes[_class_name(cls)] = cls
         self._classes = classes
 
     def get(self, path: Any, base: type, where: str) -> type:
@@ -267,10 +272,6 @@ def _subclasses(base: type) -> list[type]:
                 found.append(sub)
                 todo.append(sub)
     return found
-
-
-def _safe_path(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def decode_plain(value: Any, where: str) -> Any:

@@ -6,7 +6,7 @@ import copy
 import inspect
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -207,8 +207,9 @@ default="rince"
         ``"warmup_cosine"``: the learning rate rises linearly over the first
         10% of the optimiser steps, then decays to 0 along a cosine over the
         rest of ``fit`` (:class:`~rince_sklearn.callbacks.WarmupCosineLR`). In
-        ``partial_fit`` the total is unknown: the rate warms up over the first
-        call and then stays at ``lr`` (also after a ``fit``). None: constant
+        ``partial_fit`` the total is unknown: the rate warms up over 10% of
+        the first call's batches and then stays at ``lr`` (also after a
+        ``fit``). None: constant
         ``lr`` (pass your own schedule in ``callbacks``).
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
         Optimiser.
@@ -591,13 +592,12 @@ default="rince"
         >>> len(emb.history_), emb.n_features_in_, emb.modality_
         (3, 13, 'tabular')
         """
-        with self._unchanged_on_failure():
+        with self._unchanged_on_failure(), self._threads():
             modality = self._modality(X)
             source = modality.prepare(self, X, reset=True)
             source.with_labels(self._labels(y, source))
             self._initialize_training(modality, source)
-            with torch_threads(resolve_n_threads(self.n_threads)):
-                self.net_.partial_fit(source, None)
+            self.net_.partial_fit(source, None)
             self._set_fitted_net(self.net_)
         return self
 
@@ -606,6 +606,10 @@ default="rince"
         if self.supervision != "labels":
             return None
         return encode_labels(y, len(source))
+
+    def _threads(self) -> AbstractContextManager[int]:
+        """Run torch on ``n_threads`` threads inside the block (all of a fit)."""
+        return torch_threads(resolve_n_threads(self.n_threads))
 
     @contextmanager
     def _unchanged_on_failure(self) -> Iterator[None]:
@@ -682,9 +686,9 @@ default="rince"
         one epoch over ``X`` with the same net, optimiser state and random
         streams, so data larger than memory can stream through in chunks.
         ``max_epochs`` is not used: one call is one pass. With no known total,
-        the default learning-rate schedule warms up over the first call and
-        then keeps ``lr`` (no cosine decay; a call after :meth:`fit`, whose
-        schedule has ended, continues at ``lr``). With ``lr_schedule=None``,
+        the default learning-rate schedule warms up over 10% of the first
+        call's batches and then keeps ``lr`` (no cosine decay; a call after
+        :meth:`fit`, whose schedule has ended, continues at ``lr``). With ``lr_schedule=None``,
         ``k`` calls on the same ``X`` give the same model as ``fit`` with
         ``max_epochs=k``, and a call after :meth:`fit` continues from the
         fitted model as one more epoch of ``fit`` would. Training
@@ -717,7 +721,7 @@ default="rince"
         >>> len(emb.history_), emb.transform(X[:2]).shape
         (3, (2, 4))
         """
-        with self._unchanged_on_failure():
+        with self._unchanged_on_failure(), self._threads():
             first = not hasattr(self, "net_")
             modality = self._modality(X) if first else get_modality(self.modality_)
             source = modality.prepare(self, X, reset=first)
@@ -734,8 +738,7 @@ default="rince"
             self._hold_lr_schedule()
             if self.verbose:  # one pass per call: the progress's total
                 dict(self.net_.callbacks_)["progress"].epochs = 1
-            with torch_threads(resolve_n_threads(self.n_threads)):
-                self.net_.partial_fit(source, None, epochs=1)
+            self.net_.partial_fit(source, None, epochs=1)
             self._set_fitted_net(self.net_)
         return self
 
@@ -777,7 +780,7 @@ default="rince"
         if augment_seed is not None:
             generator = torch.Generator(device=self.device_).manual_seed(augment_seed)
         batch_size = _SCORE_CHUNK if augment_seed is not None else self.batch_size_
-        with torch_threads(resolve_n_threads(self.n_threads)):
+        with self._threads():
             embedding = self.net_.embed(
                 source, batch_size=batch_size, generator=generator
             ).numpy()

@@ -74,8 +74,9 @@ class WarmupCosineLR(Callback):
 
     The number of batches per epoch is read from the data of the first
     training call, so the schedule's total is ``max_epochs`` times that. With
-    ``max_epochs=None`` (what ``partial_fit`` uses: data streamed in chunks
-    has no known total) the learning rate warms up and then stays at ``lr``.
+    ``max_epochs=None``, or after :meth:`hold` (which the estimator's
+    ``partial_fit`` calls: data streamed in chunks has no known total), the
+    learning rate warms up and then stays at ``lr``.
     Steps are counted across training calls: a later call continues the
     schedule where the previous one stopped.
 
