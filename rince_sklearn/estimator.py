@@ -688,8 +688,8 @@ default="rince"
         ``max_epochs`` is not used: one call is one pass. With no known total,
         the default learning-rate schedule warms up over 10% of the first
         call's batches and then keeps ``lr`` (no cosine decay; a call after
-        :meth:`fit`, whose schedule has ended, continues at ``lr``). With ``lr_schedule=None``,
-        ``k`` calls on the same ``X`` give the same model as ``fit`` with
+        :meth:`fit`, whose schedule has ended, continues at ``lr``). With
+        ``lr_schedule=None``, ``k`` calls on the same ``X`` give the same model as ``fit`` with
         ``max_epochs=k``, and a call after :meth:`fit` continues from the
         fitted model as one more epoch of ``fit`` would. Training
         batches of ``batch_size`` are drawn within each chunk, so a chunk
