@@ -689,11 +689,11 @@ default="rince"
         the default learning-rate schedule warms up over 10% of the first
         call's batches and then keeps ``lr`` (no cosine decay; a call after
         :meth:`fit`, whose schedule has ended, continues at ``lr``). With
-        ``lr_schedule=None``, ``k`` calls on the same ``X`` give the same model as ``fit`` with
-        ``max_epochs=k``, and a call after :meth:`fit` continues from the
-        fitted model as one more epoch of ``fit`` would. Training
-        batches of ``batch_size`` are drawn within each chunk, so a chunk
-        should hold several batches.
+        ``lr_schedule=None``, ``k`` calls on the same ``X`` give the same
+        model as ``fit`` with ``max_epochs=k``, and a call after :meth:`fit`
+        continues from the fitted model as one more epoch of ``fit`` would.
+        Training batches of ``batch_size`` are drawn within each chunk, so a
+        chunk should hold several batches.
 
         Parameters
         ----------
