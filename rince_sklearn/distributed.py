@@ -929,7 +929,7 @@ class DistributedContrastiveNet(ContrastiveNet):
         anchor_losses = getattr(self.criterion_, "anchor_losses", None)
         if anchor_losses is not None and y_true is None:
             n = z1.shape[0]
-            local = layout.local_rows.to(z1.device)  # (b_r,)
+            local = layout.local_rows  # (b_r,) on the CPU: checked without a sync
             anchors = torch.cat([local, local + n])  # (2 b_r,) both views
             share = anchor_losses(z1, z2, anchors).sum() / (2 * n)
         else:

@@ -204,13 +204,24 @@ def _power_terms(
     that can hold every term, and in float64 beyond (``q / temperature`` past
     about 88, where a term is about ``exp(q / temperature) / q``).
     """
+    return _power_term_per_anchor(log_positive, log_partition, q, largest).mean()
+
+
+def _power_term_per_anchor(
+    log_positive: Tensor, log_partition: Tensor, q: float, largest: float
+) -> Tensor:
+    """Return ``(exp(log_partition) - exp(log_positive)) / q`` per anchor.
+
+    Computed in float64; returned in the inputs' dtype while ``largest`` (an
+    upper bound of both exponents) lets every term fit it, else in float64.
+    """
     dtype = log_positive.dtype
     wide = torch.float64
     terms = torch.exp(log_partition.to(wide)) - torch.exp(log_positive.to(wide))
-    loss = terms.mean() / q
+    terms = terms / q
     if dtype == wide or largest - math.log(q) >= _LOG_FLOAT32_MAX - 1.0:
-        return loss
-    return loss.to(dtype)
+        return terms
+    return terms.to(dtype)
 
 
 def info_nce(
@@ -485,14 +496,19 @@ def _some_anchor_scores(
     """
     _check_views(z1, z2)
     n = z1.shape[0]
-    anchors = torch.as_tensor(anchors, dtype=torch.long, device=z1.device)
+    anchors = torch.as_tensor(anchors, dtype=torch.long)
+    # checked where they are (the CPU for the package's own callers), so that
+    # the check costs no device read
     if anchors.ndim != 1 or (
-        anchors.numel() and not (0 <= int(anchors.min()) <= int(anchors.max()) < 2 * n)
+        anchors.device.type == "cpu"
+        and anchors.numel()
+        and not (0 <= int(anchors.min()) <= int(anchors.max()) < 2 * n)
     ):
         raise ValueError(
             f"anchors must be a 1-D index into the 2N = {2 * n} rows of "
             f"cat([z1, z2]), got {anchors.tolist()!r}."
         )
+    anchors = anchors.to(z1.device)
     dtype = torch.promote_types(z1.dtype, torch.float32)
     with torch.autocast(device_type=z1.device.type, enabled=False):
         z = F.normalize(torch.cat([z1, z2], dim=0).to(dtype), dim=1)  # (2N, d)
@@ -587,9 +603,11 @@ def rince_anchors(
     _check_positive("lam", lam)
     _check_positive("temperature", temperature)
     s_pos, log_s = _some_anchor_scores(z1, z2, anchors, temperature)
-    positive = torch.exp(q * s_pos) / q  # (k,)
-    partition = torch.exp(q * (math.log(lam) + log_s)) / q  # (k,)
-    return partition - positive
+    n_candidates = 2 * z1.shape[0] - 1  # the bound rince() uses
+    largest = q * (1 / temperature + max(0.0, math.log(lam * n_candidates)))
+    return _power_term_per_anchor(
+        q * s_pos, q * (math.log(lam) + log_s), q, largest
+    )  # (k,)
 
 
 # -- the registry of losses, by name -------------------------------------------

@@ -310,3 +310,16 @@ def test_anchor_losses_are_methods_of_the_modules_and_check_their_anchors():
     )
     with pytest.raises(ValueError, match="anchors must be a 1-D index"):
         rince_anchors(z1, z2, torch.tensor([8]))
+
+
+def test_anchor_losses_stay_finite_where_rince_does():
+    """Past q / temperature = 88 the per-anchor terms move to float64, as rince's."""
+    from rince_sklearn.losses import rince_anchors
+
+    z = torch.nn.functional.normalize(
+        torch.randn(8, 4, generator=torch.Generator().manual_seed(0)), dim=1
+    )
+    whole = rince(z, z, q=1.0, lam=0.01, temperature=0.01)
+    every = rince_anchors(z, z, torch.arange(16), q=1.0, lam=0.01, temperature=0.01)
+    assert torch.isfinite(whole) and torch.isfinite(every).all()
+    torch.testing.assert_close(every.mean(), whole.to(every.dtype), rtol=1e-6, atol=0)
