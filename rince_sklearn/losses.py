@@ -204,24 +204,22 @@ def _power_terms(
     that can hold every term, and in float64 beyond (``q / temperature`` past
     about 88, where a term is about ``exp(q / temperature) / q``).
     """
-    return _power_term_per_anchor(log_positive, log_partition, q, largest).mean()
+    terms = _wide_power_terms(log_positive, log_partition, q)  # (2N,) float64
+    return _narrow(terms.mean(), log_positive.dtype, q, largest)
 
 
-def _power_term_per_anchor(
-    log_positive: Tensor, log_partition: Tensor, q: float, largest: float
-) -> Tensor:
-    """Return ``(exp(log_partition) - exp(log_positive)) / q`` per anchor.
-
-    Computed in float64; returned in the inputs' dtype while ``largest`` (an
-    upper bound of both exponents) lets every term fit it, else in float64.
-    """
-    dtype = log_positive.dtype
+def _wide_power_terms(log_positive: Tensor, log_partition: Tensor, q: float) -> Tensor:
+    """Return ``(exp(log_partition) - exp(log_positive)) / q`` in float64."""
     wide = torch.float64
     terms = torch.exp(log_partition.to(wide)) - torch.exp(log_positive.to(wide))
-    terms = terms / q
-    if dtype == wide or largest - math.log(q) >= _LOG_FLOAT32_MAX - 1.0:
-        return terms
-    return terms.to(dtype)
+    return terms / q
+
+
+def _narrow(value: Tensor, dtype: torch.dtype, q: float, largest: float) -> Tensor:
+    """Return ``value`` in ``dtype`` while a term of size ``largest`` fits it."""
+    if dtype == torch.float64 or largest - math.log(q) >= _LOG_FLOAT32_MAX - 1.0:
+        return value
+    return value.to(dtype)
 
 
 def info_nce(
@@ -605,9 +603,9 @@ def rince_anchors(
     s_pos, log_s = _some_anchor_scores(z1, z2, anchors, temperature)
     n_candidates = 2 * z1.shape[0] - 1  # the bound rince() uses
     largest = q * (1 / temperature + max(0.0, math.log(lam * n_candidates)))
-    return _power_term_per_anchor(
-        q * s_pos, q * (math.log(lam) + log_s), q, largest
-    )  # (k,)
+    terms = _wide_power_terms(q * s_pos, q * (math.log(lam) + log_s), q)  # (k,)
+    # the caller sums the terms: leave room for the sum in the narrow dtype
+    return _narrow(terms, s_pos.dtype, q, largest + math.log(max(len(terms), 1)))
 
 
 # -- the registry of losses, by name -------------------------------------------
