@@ -150,8 +150,14 @@ default="rince"
         Divides cosine similarities in the loss, > 0. ``"auto"``: the
         modality's default (see :ref:`defaults`), resolved into
         ``temperature_``.
-    embedding_dim : int, default=64
-        Width of ``transform``'s output (the encoder's output).
+    embedding_dim : int or "auto", default="auto"
+        Width of ``transform``'s output (the encoder's output), resolved into
+        ``embedding_dim_``. ``"auto"``: with the default encoder of tabular
+        and image inputs, the encoder's own last layer, with no output layer
+        (the MLP's last hidden layer, 256 wide; the CNN's pooled features,
+        128 wide at 28x28), which a linear probe reads better than a narrower
+        linear output (``benchmarks/results/quality_*.md``); 64 for graphs
+        and for custom encoders (or ``encoder_kwargs["embedding_dim"]``).
     projection_dim : int, default=64
         Width of the projection head's output, where the loss is computed.
     encoder : "auto" or subclass of torch.nn.Module, default="auto"
@@ -271,6 +277,9 @@ default="rince"
     encoder_kwargs_ : dict
         The encoder's keyword arguments used (the default encoder's width and
         depth from the modality, overridden by ``encoder_kwargs``).
+    embedding_dim_ : int
+        Width of ``transform``'s output: ``embedding_dim``, or what ``"auto"``
+        resolved to.
     augmentation_ : callable or None
         The augmentation used.
     net_ : ContrastiveNet
@@ -325,6 +334,7 @@ default="rince"
         "temperature_": check_positive,
         "max_epochs_": check_int(1),
         "encoder_kwargs_": check_str_dict,
+        "embedding_dim_": check_int(1),
     }
     #: fitted attributes that ``load`` and unpickling rebuild instead
     _rebuilt_attributes: tuple[str, ...] = (
@@ -352,7 +362,10 @@ default="rince"
             Interval(Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
         ],
-        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "embedding_dim": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "projection_dim": [Interval(Integral, 1, None, closed="left")],
         "encoder": [StrOptions({"auto"}), type],
         "encoder_kwargs": [dict, None],
@@ -391,7 +404,7 @@ default="rince"
         q: float = 0.5,
         lam: float = 0.01,
         temperature: float | str = "auto",
-        embedding_dim: int = 64,
+        embedding_dim: int | str = "auto",
         projection_dim: int = 64,
         encoder: str | type[nn.Module] = "auto",
         encoder_kwargs: dict | None = None,
@@ -449,7 +462,9 @@ default="rince"
             name = detect_modality(X, self.image_shape)
         return get_modality(name)
 
-    def _encoder_parts(self, modality: Modality) -> tuple[type[nn.Module], dict]:
+    def _encoder_parts(
+        self, modality: Modality, embedding_dim: int | None
+    ) -> tuple[type[nn.Module], dict]:
         """Return the encoder class and its keyword arguments, sizes filled in."""
         encoder: Any = self.encoder
         if isinstance(encoder, str) and encoder == "auto":
@@ -468,7 +483,7 @@ default="rince"
         takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
         sizes = {
             **modality.encoder_size_kwargs(self),
-            "embedding_dim": self.embedding_dim,
+            "embedding_dim": embedding_dim,
         }
         for name, value in sizes.items():
             if name not in kwargs and (name in accepted or takes_any):
@@ -504,11 +519,11 @@ default="rince"
 
     def _module_kwargs(self, modality: Modality) -> dict[str, Any]:
         """Return the arguments of the :class:`ContrastiveModule` to train."""
-        encoder, encoder_kwargs = self._encoder_parts(modality)
+        encoder, encoder_kwargs = self._encoder_parts(modality, self.embedding_dim_)
         return {
             "encoder": encoder,
             "encoder_kwargs": encoder_kwargs,
-            "embedding_dim": self.embedding_dim,
+            "embedding_dim": self.embedding_dim_,
             "projection_dim": self.projection_dim,
         }
 
@@ -666,9 +681,40 @@ default="rince"
             auto = isinstance(value, str) and value == "auto"
             setattr(self, f"{name}_", defaults[name] if auto else value)
         kwargs = dict(self.encoder_kwargs or {})
-        if isinstance(self.encoder, str) and self.encoder == "auto":
+        default_encoder = isinstance(self.encoder, str) and self.encoder == "auto"
+        if default_encoder:
             kwargs = {**defaults.get("encoder_kwargs", {}), **kwargs}
         self.encoder_kwargs_ = kwargs
+        self.embedding_dim_ = self._resolve_embedding_dim(
+            modality, defaults["embedding_dim"], default_encoder
+        )
+
+    def _resolve_embedding_dim(
+        self, modality: Modality, default: int | None, default_encoder: bool
+    ) -> int:
+        """Return the embedding's width (``embedding_dim``, or what "auto" gives).
+
+        ``"auto"``: a width set in ``encoder_kwargs``; else, with the default
+        encoder, the modality's default, where None means the encoder's own
+        last layer: it is built without an output layer (``embedding_dim=None``
+        in ``encoder_kwargs_``) and the width of its pooled or last hidden
+        features is read from it, built on the ``meta`` device (no memory, no
+        computation); a custom encoder gets the modality's fallback width.
+        """
+        if not (isinstance(self.embedding_dim, str) and self.embedding_dim == "auto"):
+            return int(self.embedding_dim)
+        given = self.encoder_kwargs_.get("embedding_dim")
+        if isinstance(given, Integral):
+            return int(given)
+        if not default_encoder:
+            return modality.FALLBACK_EMBEDDING_DIM
+        if default is not None:
+            return int(default)
+        self.encoder_kwargs_["embedding_dim"] = None
+        encoder, kwargs = self._encoder_parts(modality, embedding_dim=None)
+        with torch.device("meta"):
+            width = getattr(encoder(**kwargs), "embedding_dim", None)
+        return int(width)  # type: ignore[arg-type]  # the default encoders set it
 
     def _hold_lr_schedule(self) -> None:
         """Stop the default schedule's decay: ``partial_fit`` has no known end."""
@@ -767,7 +813,7 @@ default="rince"
     @property
     def _n_features_out(self) -> int:
         """Output width, for ``get_feature_names_out``."""
-        return self.embedding_dim
+        return self.embedding_dim_
 
     def _embed(
         self, source: BatchSource, augment_seed: int | None = None
@@ -967,7 +1013,7 @@ default="rince"
         >>> path = os.path.join(tempfile.mkdtemp(), "embedder.pt")
         >>> RobustContrastiveEmbedder(max_epochs=2, random_state=0).fit(X).save(path)
         >>> RobustContrastiveEmbedder.load(path, device="cpu").transform(X).shape
-        (178, 64)
+        (178, 256)
         """
         allow = ClassAllowList(trusted)
         payload = read_payload(path)
@@ -1067,6 +1113,8 @@ default="rince"
                 fitted.setdefault(f"{name}_", payload.params.get(name))
             kwargs = payload.params.get("encoder_kwargs") or {"__dict__": []}
             fitted.setdefault("encoder_kwargs_", kwargs)
+        if "embedding_dim_" not in fitted:  # before embedding_dim="auto" existed
+            fitted["embedding_dim_"] = payload.params.get("embedding_dim")
         modality_name = decode_plain(fitted.get("modality_"), f"{source}: modality_")
         try:
             modality = get_modality(check_str(modality_name))

@@ -39,10 +39,12 @@ def test_auto_values_resolve_into_fitted_attributes(wine):
     defaults = get_modality("tabular").defaults(emb, len(X))
     assert emb.lr_ == defaults["lr"] and emb.temperature_ == defaults["temperature"]
     assert emb.max_epochs_ == 2  # explicit values are used as given
-    assert emb.encoder_kwargs_ == defaults["encoder_kwargs"]
+    # the default encoder's last hidden layer is the embedding
+    assert emb.encoder_kwargs_ == {**defaults["encoder_kwargs"], "embedding_dim": None}
+    assert emb.embedding_dim_ == defaults["encoder_kwargs"]["hidden_dims"][-1]
     # never written back: the parameters still say "auto"
     params = emb.get_params()
-    assert params["lr"] == params["temperature"] == "auto"
+    assert params["lr"] == params["temperature"] == params["embedding_dim"] == "auto"
     assert clone(emb).get_params() == params
     # what the net and the loss received
     assert emb.net_.lr == emb.lr_ and emb.net_.max_epochs == 2
@@ -138,3 +140,63 @@ def test_default_graph_augmentation_options():
 @pytest.fixture(scope="module")
 def wine():
     return load_wine(return_X_y=True)
+
+
+# -- embedding_dim="auto" -----------------------------------------------------------
+class _Custom(torch.nn.Module):
+    def __init__(self, in_features, embedding_dim=3):
+        super().__init__()
+        self.layer = torch.nn.Linear(in_features, embedding_dim)
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+def test_auto_width_is_the_default_mlps_last_hidden_layer(wine):
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(max_epochs=1, random_state=0).fit(X)
+    assert emb.embedding_dim_ == 256
+    assert emb.transform(X).shape == (len(X), 256)
+    assert len(emb.get_feature_names_out()) == 256
+    # no output layer: the encoder ends with its last hidden layer's ReLU
+    assert isinstance(emb.encoder_.net[-1], torch.nn.ReLU)
+    assert emb.net_.module_.head.net[0].in_features == 256
+    narrow = RobustContrastiveEmbedder(
+        max_epochs=1, encoder_kwargs={"hidden_dims": (32, 16)}, random_state=0
+    ).fit(X)
+    assert narrow.embedding_dim_ == 16 and narrow.transform(X).shape[1] == 16
+
+
+def test_auto_width_is_the_cnns_pooled_features():
+    X = np.random.default_rng(0).integers(0, 256, size=(20, 28, 28), dtype=np.uint8)
+    emb = RobustContrastiveEmbedder(max_epochs=1, random_state=0).fit(X)
+    assert emb.embedding_dim_ == emb.encoder_.stage_widths[-1] == 128
+    assert isinstance(emb.encoder_.fc, torch.nn.Identity)
+    assert emb.transform(X).shape == (20, 128)
+
+
+@pytest.mark.parametrize(
+    "params, width",
+    [
+        ({"embedding_dim": 8}, 8),  # explicit: an output layer of that width
+        ({"encoder_kwargs": {"embedding_dim": 12}}, 12),
+        ({"encoder": _Custom}, 64),  # custom encoders: the fallback width
+        ({"encoder": _Custom, "encoder_kwargs": {"embedding_dim": 5}}, 5),
+    ],
+)
+def test_explicit_and_custom_widths(wine, params, width):
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(max_epochs=1, random_state=0, **params).fit(X)
+    assert emb.embedding_dim_ == width
+    assert emb.transform(X).shape == (len(X), width)
+    assert emb.get_params()["embedding_dim"] == params.get("embedding_dim", "auto")
+    if "encoder" not in params:
+        assert isinstance(emb.encoder_.net[-1], torch.nn.Linear)
+
+
+def test_auto_width_of_graphs_is_the_modality_default():
+    graph = get_modality("graph")
+    assert graph.DEFAULTS["embedding_dim"] == 64
+    graphs = [nx.path_graph(4), nx.cycle_graph(5)] * 4
+    emb = RobustContrastiveEmbedder(max_epochs=1, random_state=0).fit(graphs)
+    assert emb.embedding_dim_ == 64 and emb.transform(graphs).shape == (8, 64)

@@ -41,6 +41,15 @@ class BasicBlock(nn.Module):
         return self.relu(out + self.shortcut(x))
 
 
+def _output_layer(
+    width: int, embedding_dim: int | None, identity_if_equal: bool = True
+) -> nn.Module:
+    """Return the linear map of pooled features to ``embedding_dim`` (or none)."""
+    if embedding_dim is None or (identity_if_equal and embedding_dim == width):
+        return nn.Identity()
+    return nn.Linear(width, embedding_dim)
+
+
 def _n_halvings(side: int, target: int) -> int:
     """Count the halvings (rounding up) that bring ``side`` to at most ``target``."""
     n = 0
@@ -81,8 +90,9 @@ class ResNetEncoder(nn.Module):
     ----------
     in_channels : int
         Channels of the input images (1 for grey, 3 for RGB).
-    embedding_dim : int, default=64
-        Output width.
+    embedding_dim : int or None, default=64
+        Output width; None: the pooled features of the last stage, with no
+        output layer.
     image_size : int or (int, int), default=None
         ``(H, W)`` of the input, used to choose the downsampling; None builds
         the stages for 32x32 images.
@@ -107,7 +117,7 @@ class ResNetEncoder(nn.Module):
     def __init__(
         self,
         in_channels: int,
-        embedding_dim: int = 64,
+        embedding_dim: int | None = 64,
         image_size: int | Sequence[int] | None = None,
         base_width: int = 16,
         n_stages: int | None = None,
@@ -143,7 +153,9 @@ class ResNetEncoder(nn.Module):
             side = (side + 1) // 2
         self.stages = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(width, embedding_dim)
+        self.fc = _output_layer(width, embedding_dim, identity_if_equal=False)
+        #: output width (the last stage's when ``embedding_dim`` is None)
+        self.embedding_dim = width if embedding_dim is None else embedding_dim
         #: resolution of each stage's output (short side) for ``image_size``
         self.stage_sizes = sizes
 
@@ -176,8 +188,9 @@ class ConvEncoder(nn.Module):
     ----------
     in_channels : int
         Channels of the input images (1 for grey, 3 for RGB).
-    embedding_dim : int, default=64
-        Output width.
+    embedding_dim : int or None, default=64
+        Output width; None: the pooled features of the last stage, with no
+        output layer (what the estimator's ``embedding_dim="auto"`` builds).
     image_size : int or (int, int), default=None
         ``(H, W)`` of the input, used to choose the number of stages; None
         builds the stages for 32x32 images.
@@ -199,12 +212,14 @@ class ConvEncoder(nn.Module):
     torch.Size([4, 16])
     >>> enc.stage_sizes, enc.stage_widths
     ([28, 14, 7], [32, 64, 128])
+    >>> ConvEncoder(in_channels=1, embedding_dim=None, image_size=28).embedding_dim
+    128
     """
 
     def __init__(
         self,
         in_channels: int,
-        embedding_dim: int = 64,
+        embedding_dim: int | None = 64,
         image_size: int | Sequence[int] | None = None,
         base_width: int = 32,
         n_stages: int | None = None,
@@ -236,9 +251,9 @@ class ConvEncoder(nn.Module):
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         # the pooled features are the embedding when the widths agree
-        self.fc: nn.Module = (
-            nn.Linear(width, embedding_dim) if width != embedding_dim else nn.Identity()
-        )
+        self.fc: nn.Module = _output_layer(width, embedding_dim)
+        #: output width (the last stage's when ``embedding_dim`` is None)
+        self.embedding_dim = width if embedding_dim is None else embedding_dim
 
     def forward(self, x: Tensor) -> Tensor:
         """Map ``(B, in_channels, H, W)`` images to ``(B, embedding_dim)``."""

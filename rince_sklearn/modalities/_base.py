@@ -148,13 +148,19 @@ class Modality:
     #: values of the estimator's ``"auto"`` parameters for this modality:
     #: ``lr``, ``temperature``, ``max_epochs`` and the default encoder's
     #: ``encoder_kwargs`` (subclasses replace it; the search that chose each
-    #: modality's values is in ``benchmarks/results/quality_search*.md``)
+    #: modality's values is in ``benchmarks/results/quality_search*.md``), and
+    #: ``embedding_dim``: a width, or None for the default encoder's own last
+    #: layer (its pooled or last hidden features, with no output layer; a
+    #: custom encoder then gets :attr:`FALLBACK_EMBEDDING_DIM`)
     DEFAULTS: dict[str, Any] = {
         "lr": 1e-3,
         "temperature": 0.5,
         "max_epochs": 50,
         "encoder_kwargs": {},
+        "embedding_dim": 64,
     }
+    #: ``embedding_dim="auto"`` with an encoder class that is not the default
+    FALLBACK_EMBEDDING_DIM: int = 64
 
     def defaults(self, estimator: ModalityHost, n_samples: int) -> dict[str, Any]:
         """Return the values that the estimator's ``"auto"`` parameters take.
@@ -162,8 +168,9 @@ class Modality:
         Called by ``fit`` after :meth:`prepare` (so the input's description,
         such as ``n_features_in_``, is set) with the number of training
         samples; the estimator stores the results as ``lr_``, ``temperature_``,
-        ``max_epochs_`` and ``encoder_kwargs_``. The base implementation
-        returns :attr:`DEFAULTS`; subclasses may adapt it to the data's size.
+        ``max_epochs_``, ``encoder_kwargs_`` and ``embedding_dim_``. The base
+        implementation returns :attr:`DEFAULTS`; subclasses may adapt it to the
+        data's size.
         """
         defaults = dict(Modality.DEFAULTS)
         defaults.update(self.DEFAULTS)

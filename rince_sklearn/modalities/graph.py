@@ -63,6 +63,7 @@ class GraphModality(Modality):
         "temperature": 0.5,
         "max_epochs": 20,
         "encoder_kwargs": {},
+        "embedding_dim": 64,
         "augmentation": {
             "per_graph": False,
             "rate": 0.2,

@@ -377,6 +377,7 @@ class ImageModality(Modality):
         "temperature": 0.2,
         "max_epochs": 30,
         "encoder_kwargs": {"base_width": 32},
+        "embedding_dim": None,  # the encoder's last layer, no output layer
         "augmentation": {
             "crop_scale": (0.6, 1.0),
             "flip": True,

@@ -133,6 +133,7 @@ class TabularModality(Modality):
         "lr": 1e-3,
         "temperature": 0.5,
         "encoder_kwargs": {"hidden_dims": (256, 256)},
+        "embedding_dim": None,  # the encoder's last layer, no output layer
         "corruption_rate": 0.6,
         #: ``max_epochs="auto"`` gives about this many optimiser steps ...
         "target_steps": 1000,
