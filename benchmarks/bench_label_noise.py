@@ -13,9 +13,11 @@ the next). Methods, all fitted on the same noisy labels:
   training labels (never on test);
 - ``supcon``: the same with ``loss="infonce"`` (SupCon);
 - ``rince_unsup``: RINCE without labels (``supervision="none"``);
-- ``rince_own``: supervised RINCE whose positive term weighs an anchor's own
-  other view ``--own-weight`` and its same-label positives the rest (a loss
-  added through ``register_loss``; ``--own`` to run it);
+- ``rince_own``: supervised RINCE whose positives are weighted, the anchor's
+  own other view ``--own-weight`` and its same-label positives the rest
+  (``own_view_weight``), ``q`` chosen on validation as for ``rince_sup``;
+- ``supcon_own``: SupCon with the same weighting (is the weighting, or RINCE,
+  what helps?);
 - ``lr_raw``: StandardScaler + LogisticRegression on the raw features;
 - ``mlp``: StandardScaler + MLPClassifier (256, 256) with early stopping on 10%
   of the noisy training labels.
@@ -142,52 +144,6 @@ def corrupt(y: np.ndarray, noise: str, rho: float, dataset: str, seed: int):
     return y
 
 
-# -- a loss added through the registry --------------------------------------------
-def make_own_view_loss(own_weight: float):
-    """Register ``rince_own``: RINCE whose positive term favours the own view."""
-    import torch
-    from torch import nn
-
-    from rince_sklearn.losses import _positive_mask, register_loss
-
-    class OwnViewRINCE(nn.Module):
-        """Per anchor ``-(w e^{q s_o} + (1-w) mean_p e^{q s_p}) / q + (lam S)^q / q``.
-
-        ``p`` runs over the anchor's same-label positives other than its own
-        view; without any, the positive term is ``e^{q s_own}`` (plain RINCE).
-        """
-
-        def __init__(self, q=0.5, lam=0.01, temperature=0.5):
-            super().__init__()
-            self.q, self.lam, self.temperature = q, lam, temperature
-
-        def forward(self, z1, z2, labels=None):
-            q, t = self.q, self.temperature
-            n = z1.shape[0]
-            z = nn.functional.normalize(torch.cat([z1, z2]).float(), dim=1)
-            sim = z @ z.T / t
-            sim.fill_diagonal_(float("-inf"))
-            log_s = torch.logsumexp(sim, dim=1)
-            index = torch.arange(2 * n, device=z.device)
-            s_own = sim[index, index.roll(n)]
-            log_pos = q * s_own
-            if labels is not None:
-                labels = labels if len(labels) == 2 * n else torch.cat([labels] * 2)
-                others = _positive_mask(labels)
-                others[index, index.roll(n)] = False
-                count = others.sum(1)
-                lse = torch.logsumexp((q * sim).masked_fill(~others, -math.inf), 1)
-                mixed = torch.logaddexp(
-                    math.log(own_weight) + q * s_own,
-                    math.log(1 - own_weight) + lse - count.clamp(min=1).log(),
-                )
-                log_pos = torch.where(count > 0, mixed, log_pos)
-            log_part = q * (math.log(self.lam) + log_s)
-            return ((log_part.double().exp() - log_pos.double().exp()) / q).mean()
-
-    register_loss("rince_own", OwnViewRINCE)
-
-
 # -- one run ----------
 def probe(emb_fit, y_fit, emb_val, y_val, emb_test, y_test):
     """Accuracies of the LR and kNN probes: (val_lr, test_lr, val_knn, test_knn)."""
@@ -215,15 +171,16 @@ def train_embedder(data, y_noisy_fit, method, q, seed, epochs, args):
     from rince_sklearn import RobustContrastiveEmbedder
 
     (X_fit, _), (X_val, _), (X_test, y_test) = data
-    loss = {"supcon": "infonce", "rince_own": "rince_own"}.get(method, "rince")
+    loss = "infonce" if method.startswith("supcon") else "rince"
     emb = RobustContrastiveEmbedder(
         loss=loss,
         q=q if q > 0 else 0.5,  # supcon: q unused
         lam=args.lam,
         temperature=args.temperature,
         supervision="none" if method == "rince_unsup" else "labels",
+        own_view_weight=args.own_weight if method.endswith("_own") else None,
         batch_size=args.batch_size,
-        embedding_dim=64,
+        embedding_dim=args.embedding_dim,
         random_state=seed,
         device="cpu",
     )
@@ -287,8 +244,6 @@ def grid(args) -> None:
     writer = csv.DictWriter(fh, fieldnames=FIELDS)
     if new:
         writer.writeheader()
-    if args.own:
-        make_own_view_loss(args.own_weight)
     settings = [("sym", rho) for rho in args.rhos]
     if args.asym is not None:
         settings.append(("asym", args.asym))
@@ -339,8 +294,7 @@ def grid(args) -> None:
         jobs = []
         for method in methods:
             if method in ("rince_sup", "rince_own"):
-                qs = args.qs if method == "rince_sup" else [args.own_q]
-                jobs += [(method, q) for q in qs]
+                jobs += [(method, q) for q in args.qs]
             elif method != "rince_unsup":
                 jobs.append((method, 0.0))
         for noise, rho in settings:  # in the given order: most wanted first
@@ -443,7 +397,8 @@ def report(args) -> None:
     # supervised RINCE: choose q per (dataset, noise, rho, seed) on noisy val
     keys = ["dataset", "noise", "rho", "seed"]
     order = []
-    for method in sorted(m for m in final.method.unique() if "rince_sup" in m):
+    chosen = [m for m in final.method.unique() if "rince_sup" in m or "rince_own" in m]
+    for method in sorted(chosen):
         sup = final[final.method == method]
         best = sup.loc[sup.groupby(keys).val_lr.idxmax()].copy()
         best["method"] = f"{method}, q on val"
@@ -454,8 +409,7 @@ def report(args) -> None:
     last_epochs = ", ".join(
         f"{d}: {e}" for d, e in df.groupby("dataset").epoch.max().items()
     )
-    order += sorted(m for m in final.method.unique() if m.startswith("rince_own"))
-    order += ["supcon", "rince_unsup", "lr_raw", "mlp"]
+    order += ["supcon", "supcon_own", "rince_unsup", "lr_raw", "mlp"]
     lines = [
         f"Command: `{_command()}` (data: {', '.join(args.names)}.csv)",
         "",
@@ -587,12 +541,17 @@ def main() -> None:
         default=["rince_sup", "supcon", "rince_unsup", "lr_raw", "mlp"],
     )
     parser.add_argument(
-        "--own",
-        action="store_true",
-        help="register rince_own (add it to --methods to run it)",
+        "--own-weight",
+        type=float,
+        default=0.5,
+        help="own_view_weight of the rince_own and supcon_own methods",
     )
-    parser.add_argument("--own-weight", type=float, default=0.5)
-    parser.add_argument("--own-q", type=float, default=1.0)
+    parser.add_argument(
+        "--embedding-dim",
+        default="auto",
+        type=lambda v: v if v == "auto" else int(v),
+        help="the embedders' embedding_dim (earlier runs: 64)",
+    )
     parser.add_argument("--lam", type=float, default=0.01)
     parser.add_argument("--temperature", type=float, default=0.5)
     parser.add_argument("--batch-size", type=int, default=256)

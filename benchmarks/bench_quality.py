@@ -148,23 +148,22 @@ def flat(X):
     return X.reshape(len(X), -1).astype(np.float32)
 
 
-def compare(
-    X_train, y_train, X_test, y_test, raw_train, raw_test, seed, width, max_epochs
-):
+def compare(X_train, y_train, X_test, y_test, raw_train, raw_test, seed, max_epochs):
     """Return ``{method: (accuracy, fit_seconds)}`` for one split."""
     out = {}
     out["raw"] = (probe(raw_train, y_train, raw_test, y_test, standardise=False), 0.0)
     out["raw standardised"] = (probe(raw_train, y_train, raw_test, y_test), 0.0)
-    k = min(width, raw_train.shape[1])
+    untrained = RobustContrastiveEmbedder(
+        max_epochs=1, lr=1e-12, lr_schedule=None, random_state=seed
+    ).fit(X_train)
+    U_train, U_test = untrained.transform(X_train), untrained.transform(X_test)
+    # PCA as wide as the default embedding (its width is resolved in fit)
+    k = min(untrained.embedding_dim_, raw_train.shape[1], len(raw_train))
     pca = make_pipeline(StandardScaler(), PCA(k, random_state=seed)).fit(raw_train)
     out[f"PCA-{k}"] = (
         probe(pca.transform(raw_train), y_train, pca.transform(raw_test), y_test),
         0.0,
     )
-    untrained = RobustContrastiveEmbedder(
-        max_epochs=1, lr=1e-12, lr_schedule=None, random_state=seed
-    ).fit(X_train)
-    U_train, U_test = untrained.transform(X_train), untrained.transform(X_test)
     out["untrained encoder"] = (probe(U_train, y_train, U_test, y_test), 0.0)
     start = time.perf_counter()
     emb = RobustContrastiveEmbedder(max_epochs=max_epochs, random_state=seed)
@@ -184,7 +183,8 @@ def compare(
     )
     out["_settings"] = (
         f"lr_={emb.lr_:g}, temperature_={emb.temperature_:g}, "
-        f"max_epochs_={emb.max_epochs_}, encoder_kwargs_={emb.encoder_kwargs_}",
+        f"max_epochs_={emb.max_epochs_}, embedding_dim_={emb.embedding_dim_}, "
+        f"encoder_kwargs_={emb.encoder_kwargs_}",
         seconds,
     )
     return out
@@ -312,9 +312,8 @@ def main():
     ):
         if (name_, seed) in done:
             continue
-        width = RobustContrastiveEmbedder().embedding_dim
         epochs = "auto" if args.max_epochs == "auto" else int(args.max_epochs)
-        result = compare(X_tr, y_tr, X_te, y_te, raw_tr, raw_te, seed, width, epochs)
+        result = compare(X_tr, y_tr, X_te, y_te, raw_tr, raw_te, seed, epochs)
         new = [
             {
                 "modality": args.modality,

@@ -189,6 +189,13 @@ default="rince"
         ``None``, have only their own other view as a positive. Batches are
         drawn by plain shuffling. ``"none"``: ``y`` is ignored. See
         :ref:`labels`.
+    own_view_weight : float in [0, 1] or None, default=None
+        With ``supervision="labels"``: the weight of an anchor's own other
+        view among its positives, its same-label positives sharing the rest
+        (None: every positive weighs the same, as in SupCon). A wrong label
+        makes a same-label positive a noisy view while the own view stays
+        true; see :ref:`labels`. Passed to the loss when its constructor
+        takes ``own_view_weight``; ignored without labels.
     noise_rate : float, default=0.0
         Fraction of positive pairs in each training batch replaced by false
         positive pairs (a view of sample ``i`` with a view of another sample),
@@ -371,6 +378,7 @@ default="rince"
         "encoder_kwargs": [dict, None],
         "augmentation": [StrOptions({"auto"}), callable, None],
         "supervision": [StrOptions({"none", "labels"})],
+        "own_view_weight": [Interval(Real, 0, 1, closed="both"), None],
         "noise_rate": [Interval(Real, 0, 1, closed="both")],
         "image_shape": [tuple, list, None],
         "max_epochs": [
@@ -410,6 +418,7 @@ default="rince"
         encoder_kwargs: dict | None = None,
         augmentation: Any = "auto",
         supervision: str = "none",
+        own_view_weight: float | None = None,
         noise_rate: float = 0.0,
         image_shape: tuple[int, int, int] | None = None,
         max_epochs: int | str = "auto",
@@ -438,6 +447,7 @@ default="rince"
         self.encoder_kwargs = encoder_kwargs
         self.augmentation = augmentation
         self.supervision = supervision
+        self.own_view_weight = own_view_weight
         self.noise_rate = noise_rate
         self.image_shape = image_shape
         self.max_epochs = max_epochs
@@ -503,7 +513,12 @@ default="rince"
                 "loss must be a registered name or a subclass of torch.nn.Module, "
                 f"got {loss!r}."
             )
-        settings = {"q": self.q, "lam": self.lam, "temperature": self.temperature_}
+        settings = {
+            "q": self.q,
+            "lam": self.lam,
+            "temperature": self.temperature_,
+            "own_view_weight": self.own_view_weight,
+        }
         accepted = inspect.signature(loss).parameters
         if self.supervision == "labels":
             forward = inspect.signature(loss.forward).parameters

@@ -130,6 +130,19 @@ def _anchor_scores(z1: Tensor, z2: Tensor, temperature: float) -> tuple[Tensor, 
     Both are 1-D tensors of length ``2N`` in at least float32, with rows
     ``0..N-1`` the anchors of ``z1`` and rows ``N..2N-1`` those of ``z2``.
     """
+    _, _, s_pos, log_s = _scores(z1, z2, temperature)
+    return s_pos, log_s
+
+
+def _scores(
+    z1: Tensor, z2: Tensor, temperature: float
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Return ``z``, the scores ``s(a, b)``, ``s+`` and ``log S`` of the anchors.
+
+    ``z`` is ``(2N, d)``, the normalised views (those of ``z1``, then those of
+    ``z2``); the scores are ``(2N, 2N)`` with ``-inf`` on the diagonal; ``s+``
+    and ``log S`` are ``(2N,)``. All in at least float32, outside autocast.
+    """
     _check_views(z1, z2)
     dtype = torch.promote_types(z1.dtype, torch.float32)
     with torch.autocast(device_type=z1.device.type, enabled=False):
@@ -147,7 +160,59 @@ def _anchor_scores(z1: Tensor, z2: Tensor, temperature: float) -> tuple[Tensor, 
         # log-softmax is faster forward and backward than logsumexp
         target = torch.arange(2 * n, device=z.device).roll(n)  # (2N,)
         log_s = F.cross_entropy(sim, target, reduction="none") + s_pos  # (2N,)
-    return s_pos, log_s
+    return z, sim, s_pos, log_s
+
+
+class _Positives:
+    """An anchor's positives by label, without a ``(2N, 2N)`` mask.
+
+    Sums over the views that share an anchor's label are taken by class: a
+    product with the ``(2N, k)`` one-hot matrix of the batch's ``k`` labels.
+    The positives' weights are ``own`` for the anchor's own other view and
+    ``other`` for each same-label view (see :func:`_positive_weights`).
+
+    Parameters
+    ----------
+    labels : Tensor of shape (2N,)
+        The views' labels (negative: unlabelled).
+    own_view_weight : float or None
+    dtype : torch.dtype
+    """
+
+    def __init__(
+        self, labels: Tensor, own_view_weight: float | None, dtype: torch.dtype
+    ) -> None:
+        n = labels.shape[0] // 2
+        labelled = labels >= 0
+        _, self.codes = torch.unique(labels, return_inverse=True)  # (2N,)
+        self.onehot = F.one_hot(self.codes).to(dtype)  # (2N, k)
+        self.onehot.mul_(labelled[:, None])  # the unlabelled share no label
+        self.labelled = labelled.to(dtype)
+        # other views with the anchor's label, and whether the own view is one
+        same = (self.onehot.sum(dim=0)[self.codes] - 1.0) * self.labelled
+        self.own_same = (labelled & (labels == labels.roll(n))).to(dtype)
+        n_other = same - self.own_same  # same-label positives besides the own view
+        has_other = n_other > 0
+        if own_view_weight is None:  # every positive weighs 1 / |P|
+            self.own = 1.0 / (n_other + 1.0)
+        else:
+            self.own = torch.where(has_other, float(own_view_weight), 1.0).to(dtype)
+        self.other = torch.where(
+            has_other, (1.0 - self.own) / n_other.clamp(min=1.0), 0.0
+        )
+
+    def same_label_sums(self, values: Tensor) -> Tensor:
+        """Return ``sum_j values[i, j]`` over the views ``j != i`` with i's label.
+
+        ``values`` is ``(2N, 2N)`` with zeros on the diagonal; ``(2N,)``.
+        """
+        sums = (values @ self.onehot).gather(1, self.codes[:, None]).squeeze(1)
+        return sums * self.labelled
+
+    def weighted(self, own_values: Tensor, same_sums: Tensor) -> Tensor:
+        """Return ``sum_p w_p v_p`` from the own view's value and the label sums."""
+        others = same_sums - self.own_same * own_values  # the own view taken out
+        return self.own * own_values + self.other * others
 
 
 def _positive_mask(labels: Tensor) -> Tensor:
@@ -164,15 +229,61 @@ def _positive_mask(labels: Tensor) -> Tensor:
     return mask
 
 
+def _check_own_view_weight(own_view_weight: float | None) -> None:
+    if own_view_weight is None:
+        return
+    if (
+        isinstance(own_view_weight, bool)
+        or not isinstance(own_view_weight, Real)
+        or not 0.0 <= float(own_view_weight) <= 1.0
+    ):
+        raise ValueError(
+            "own_view_weight must be None (every positive weighs the same) or a "
+            f"number in [0, 1], got {own_view_weight!r}."
+        )
+
+
+def _positive_weights(
+    mask: Tensor, own_view_weight: float | None, dtype: torch.dtype
+) -> Tensor:
+    """Return each anchor's weights over its positives, ``(2N, 2N)``, rows summing to 1.
+
+    ``None``: ``1 / |P|`` for every positive. A number ``w``: ``w`` for the
+    anchor's own other view and ``(1 - w) / (|P| - 1)`` for each same-label
+    positive; an anchor without same-label positives puts all its weight on
+    its own other view.
+    """
+    n_pos = mask.sum(dim=1)  # (2N,), >= 1: the own other view
+    if own_view_weight is None:
+        return mask.to(dtype) / n_pos[:, None].to(dtype)
+    n2 = mask.shape[0]
+    index = torch.arange(n2, device=mask.device)
+    own = index.roll(n2 // 2)
+    n_other = (n_pos - 1).to(dtype)
+    others = n_other > 0
+    weight_other = torch.where(
+        others, (1.0 - own_view_weight) / n_other.clamp(min=1.0), 0.0
+    )  # (2N,)
+    weights = mask.to(dtype) * weight_other[:, None]  # (2N, 2N)
+    own_weight = torch.where(others, float(own_view_weight), 1.0).to(dtype)
+    return weights.index_put((index, own), own_weight)
+
+
 def _supervised_scores(
-    z1: Tensor, z2: Tensor, temperature: float, labels: Tensor
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Return the log-softmax of the scores, the positives' mask and ``log S``.
+    z1: Tensor,
+    z2: Tensor,
+    temperature: float,
+    labels: Tensor,
+    own_view_weight: float | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Return the log-softmax of the scores, the positives, their weights, ``log S``.
 
     ``log_p`` is ``(2N, 2N)``, ``s(a, b) - log S_a`` in at least float32 with
-    ``-inf`` on the diagonal; ``mask`` marks each anchor's positives;
-    ``log_s`` is ``(2N,)``. One fused log-softmax serves both losses: torch's
-    is faster forward and backward than ``logsumexp``.
+    ``-inf`` on the diagonal; ``mask`` marks each anchor's positives and
+    ``weights`` (``(2N, 2N)``, rows summing to 1) weigh them (see
+    :func:`_positive_weights`); ``log_s`` is ``(2N,)``. One fused log-softmax
+    serves both losses: torch's is faster forward and backward than
+    ``logsumexp``.
     """
     _check_views(z1, z2)
     dtype = torch.promote_types(z1.dtype, torch.float32)
@@ -188,7 +299,8 @@ def _supervised_scores(
         log_s = torch.cat([s_pos, s_pos]) + F.nll_loss(
             log_p, target, reduction="none"
         )  # (2N,)
-    return log_p, _positive_mask(labels.to(z.device)), log_s
+    mask = _positive_mask(labels.to(z.device))
+    return log_p, mask, _positive_weights(mask, own_view_weight, log_p.dtype), log_s
 
 
 def _power_terms(
@@ -223,7 +335,11 @@ def _narrow(value: Tensor, dtype: torch.dtype, q: float, largest: float) -> Tens
 
 
 def info_nce(
-    z1: Tensor, z2: Tensor, temperature: float = 0.5, labels: Tensor | None = None
+    z1: Tensor,
+    z2: Tensor,
+    temperature: float = 0.5,
+    labels: Tensor | None = None,
+    own_view_weight: float | None = None,
 ) -> Tensor:
     """InfoNCE (NT-Xent) loss between two batches of view projections.
 
@@ -242,6 +358,11 @@ def info_nce(
         its loss is SupCon's [1]_ "outside" form
         ``-mean_{p in P} s_p + log(S)``. None (or all labels distinct) gives
         plain InfoNCE.
+    own_view_weight : float in [0, 1], default=None
+        With labels: None averages over ``P`` with equal weights; a number
+        ``w`` gives the anchor's own other view the weight ``w`` and its
+        same-label positives ``1 - w`` together (an anchor without any keeps
+        weight 1 on its own view). ``w = 1`` ignores the labels.
 
     Returns
     -------
@@ -264,14 +385,20 @@ def info_nce(
     1.8321
     """
     _check_positive("temperature", temperature)
+    _check_own_view_weight(own_view_weight)
     labels = _check_labels(labels, z1.shape[0]) if isinstance(z1, Tensor) else labels
     if labels is None:
         s_pos, log_s = _anchor_scores(z1, z2, temperature)
         return (log_s - s_pos).mean()
-    log_p, mask, _ = _supervised_scores(z1, z2, temperature, labels)
-    n_pos = mask.sum(dim=1)  # (2N,), >= 1
-    # -mean_p s_p + log S = -mean_p log p_p
-    return (-log_p.masked_fill(~mask, 0.0).sum(dim=1) / n_pos).mean()
+    z, _, s_pos, log_s = _scores(z1, z2, temperature)
+    positives = _Positives(labels.to(z.device), own_view_weight, z.dtype)
+    # the scores summed over each anchor's label, by class: s(i, j) is linear
+    # in z_j, so sum_j s(i, j) = z_i . (sum_j z_j) / T, minus s(i, i) = |z_i|^2/T
+    class_sums = positives.onehot.T @ z  # (k, d)
+    same = (z * class_sums[positives.codes]).sum(dim=1) - (z * z).sum(dim=1)
+    same = same * positives.labelled / temperature  # (2N,)
+    # -sum_p w_p s_p + log S (the weights sum to 1)
+    return (log_s - positives.weighted(s_pos, same)).mean()
 
 
 def rince(
@@ -281,6 +408,7 @@ def rince(
     lam: float = 0.01,
     temperature: float = 0.5,
     labels: Tensor | None = None,
+    own_view_weight: float | None = None,
 ) -> Tensor:
     """RINCE loss between two batches of view projections.
 
@@ -308,6 +436,14 @@ def rince(
         it tends to SupCon's "outside" loss + ``log(lam)``
         (:func:`info_nce` with the same labels). None (or all labels distinct)
         gives plain RINCE.
+    own_view_weight : float in [0, 1], default=None
+        With labels: the average over ``P`` is weighted, ``w`` for the
+        anchor's own other view and ``1 - w`` shared by its same-label
+        positives (an anchor without any keeps weight 1 on its own view);
+        None weighs every positive the same. Under label noise a same-label
+        positive may be a wrong one while the own view is not: ``w = 0.5``
+        keeps half of every anchor's pull on a positive it can trust
+        (``docs/user_guide/labels.rst``). ``w = 1`` ignores the labels.
 
     Returns
     -------
@@ -340,23 +476,29 @@ def rince(
     _check_q(q)
     _check_positive("lam", lam)
     _check_positive("temperature", temperature)
+    _check_own_view_weight(own_view_weight)
     labels = _check_labels(labels, z1.shape[0]) if isinstance(z1, Tensor) else labels
     if labels is None:
         s_pos, log_s = _anchor_scores(z1, z2, temperature)
         log_positive = q * s_pos  # (2N,)
     else:
-        log_p, mask, log_s = _supervised_scores(z1, z2, temperature, labels)
-        # log mean_p exp(q s_p) = q log S + log mean_p p_p ** q, with
-        # p_p = exp(s_p) / S >= exp(-2 / temperature) / (2N - 1)
-        n_pos = mask.sum(dim=1).to(log_p.dtype)  # (2N,)
-        if q * (2 / temperature + math.log(2 * z1.shape[0])) < 80:
-            # no p ** q underflows: sum the powers directly (cheaper)
-            powers = torch.exp(q * log_p).masked_fill(~mask, 0.0)  # (2N, 2N)
-            log_mean = torch.log(powers.sum(dim=1) / n_pos)  # (2N,)
-        else:  # very small temperatures: in log space
-            scaled = (q * log_p).masked_fill(~mask, float("-inf"))  # (2N, 2N)
-            log_mean = torch.logsumexp(scaled, dim=1) - torch.log(n_pos)
-        log_positive = q * log_s + log_mean  # (2N,)
+        if q / temperature + math.log(2 * z1.shape[0]) < 80:
+            # exp(q s) neither overflows nor underflows in float32 (nor do its
+            # sums over 2N views): sum the powers by class, no (2N, 2N) mask
+            _, sim, s_pos, log_s = _scores(z1, z2, temperature)
+            positives = _Positives(labels.to(sim.device), own_view_weight, sim.dtype)
+            powers = torch.exp(q * sim)  # (2N, 2N), 0 on the diagonal
+            same = positives.same_label_sums(powers)  # (2N,)
+            # exp(q s_own) + the same-label rest, >= 0 up to rounding
+            mean = positives.weighted(torch.exp(q * s_pos), same.clamp(min=0.0))
+            log_positive = torch.log(mean)  # (2N,), log sum_p w_p exp(q s_p)
+        else:  # very small temperatures: in log space, with a (2N, 2N) mask
+            log_p, mask, weights, log_s = _supervised_scores(
+                z1, z2, temperature, labels, own_view_weight
+            )
+            # log sum_p w_p exp(q s_p) = q log S + log sum_p w_p p_p ** q
+            scaled = (q * log_p + torch.log(weights)).masked_fill(~mask, -math.inf)
+            log_positive = q * log_s + torch.logsumexp(scaled, dim=1)  # (2N,)
     log_partition = q * (math.log(lam) + log_s)  # (2N,), log (lam S)^q
     # s <= 1 / temperature and S <= (2N - 1) exp(1 / temperature): the largest
     # exponent either term can reach, known without reading the tensors
@@ -375,6 +517,9 @@ class InfoNCELoss(nn.Module):
     ----------
     temperature : float, default=0.5
         Divides the cosine similarities; > 0.
+    own_view_weight : float in [0, 1], default=None
+        With labels, the weight of an anchor's own other view among its
+        positives; see :func:`info_nce`.
 
     See Also
     --------
@@ -396,21 +541,34 @@ class InfoNCELoss(nn.Module):
     torch.Size([])
     """
 
-    def __init__(self, temperature: float = 0.5) -> None:
+    def __init__(
+        self, temperature: float = 0.5, own_view_weight: float | None = None
+    ) -> None:
         super().__init__()
         _check_positive("temperature", temperature)
+        _check_own_view_weight(own_view_weight)
         self.temperature = temperature
+        self.own_view_weight = own_view_weight
 
     def forward(self, z1: Tensor, z2: Tensor, labels: Tensor | None = None) -> Tensor:
         """Return the mean loss over the ``2N`` anchors of ``(z1, z2)``."""
-        return info_nce(z1, z2, temperature=self.temperature, labels=labels)
+        return info_nce(
+            z1,
+            z2,
+            temperature=self.temperature,
+            labels=labels,
+            own_view_weight=self.own_view_weight,
+        )
 
     def anchor_losses(self, z1: Tensor, z2: Tensor, anchors: Tensor) -> Tensor:
         """Return the losses of the ``anchors`` only; see :func:`info_nce_anchors`."""
         return info_nce_anchors(z1, z2, anchors, temperature=self.temperature)
 
     def extra_repr(self) -> str:  # noqa: D102
-        return f"temperature={self.temperature}"
+        own = f", own_view_weight={self.own_view_weight}"
+        return f"temperature={self.temperature}" + (
+            own if self.own_view_weight is not None else ""
+        )
 
 
 class RINCELoss(nn.Module):
@@ -429,6 +587,9 @@ class RINCELoss(nn.Module):
         Weight of the partition term; > 0.
     temperature : float, default=0.5
         Divides the cosine similarities; > 0.
+    own_view_weight : float in [0, 1], default=None
+        With labels, the weight of an anchor's own other view among its
+        positives (None: all positives weigh the same); see :func:`rince`.
 
     See Also
     --------
@@ -451,15 +612,21 @@ class RINCELoss(nn.Module):
     """
 
     def __init__(
-        self, q: float = 0.5, lam: float = 0.01, temperature: float = 0.5
+        self,
+        q: float = 0.5,
+        lam: float = 0.01,
+        temperature: float = 0.5,
+        own_view_weight: float | None = None,
     ) -> None:
         super().__init__()
         _check_q(q)
         _check_positive("lam", lam)
         _check_positive("temperature", temperature)
+        _check_own_view_weight(own_view_weight)
         self.q = q
         self.lam = lam
         self.temperature = temperature
+        self.own_view_weight = own_view_weight
 
     def forward(self, z1: Tensor, z2: Tensor, labels: Tensor | None = None) -> Tensor:
         """Return the mean loss over the ``2N`` anchors of ``(z1, z2)``."""
@@ -470,6 +637,7 @@ class RINCELoss(nn.Module):
             lam=self.lam,
             temperature=self.temperature,
             labels=labels,
+            own_view_weight=self.own_view_weight,
         )
 
     def anchor_losses(self, z1: Tensor, z2: Tensor, anchors: Tensor) -> Tensor:
@@ -479,7 +647,10 @@ class RINCELoss(nn.Module):
         )
 
     def extra_repr(self) -> str:  # noqa: D102
-        return f"q={self.q}, lam={self.lam}, temperature={self.temperature}"
+        own = f", own_view_weight={self.own_view_weight}"
+        return f"q={self.q}, lam={self.lam}, temperature={self.temperature}" + (
+            own if self.own_view_weight is not None else ""
+        )
 
 
 # -- the losses of some anchors (one process's share of a gathered batch) ---------

@@ -9,13 +9,18 @@ from rince_sklearn import InfoNCELoss, RINCELoss, info_nce, rince
 from rince_sklearn.losses import get_loss_class, register_loss, registered_loss_names
 
 
-def slow_supervised(z1, z2, labels, *, loss, q=0.5, lam=0.01, temperature=0.5):
+def slow_supervised(
+    z1, z2, labels, *, loss, q=0.5, lam=0.01, temperature=0.5, own_view_weight=None
+):
     """Multi-positive losses written anchor by anchor from the formula, float64.
 
     ``labels`` has one entry per view (2N); negative entries are unlabelled.
     Positives of anchor i: its other view, and every other view j with
     labels[j] == labels[i] >= 0. Per anchor, RINCE is
     mean_p(-exp(q s_p) / q) + (lam S)^q / q, SupCon is mean_p(-s_p) + log S.
+    With ``own_view_weight`` w, the means are weighted: w for the own other
+    view, (1 - w) / (|P| - 1) for each other positive (weight 1 on the own
+    view when there is no other positive).
     """
     z = torch.cat([z1, z2]).double()
     n2 = z.shape[0]
@@ -32,13 +37,21 @@ def slow_supervised(z1, z2, labels, *, loss, q=0.5, lam=0.01, temperature=0.5):
             if j == (i + n2 // 2) % n2 or (labels[i] >= 0 and labels[j] == labels[i])
         ]
         partition = sum(math.exp(s) for s in scores.values())
+        own = (i + n2 // 2) % n2
+        weight = {p: 1 / len(positives) for p in positives}
+        if own_view_weight is not None:
+            others = len(positives) - 1
+            weight = {
+                p: (own_view_weight if others else 1.0)
+                if p == own
+                else (1 - own_view_weight) / others
+                for p in positives
+            }
         if loss == "infonce":
-            total += -sum(scores[p] for p in positives) / len(positives)
+            total += -sum(weight[p] * scores[p] for p in positives)
             total += math.log(partition)
         else:
-            total += -sum(math.exp(q * scores[p]) for p in positives) / (
-                q * len(positives)
-            )
+            total += -sum(weight[p] * math.exp(q * scores[p]) for p in positives) / q
             total += (lam * partition) ** q / q
     return total / n2
 
@@ -60,7 +73,7 @@ LABELS = {
 
 @pytest.mark.parametrize("name", list(LABELS))
 @pytest.mark.parametrize("q", [0.05, 0.5, 1.0])
-@pytest.mark.parametrize("temperature", [0.1, 0.5, 1.0])
+@pytest.mark.parametrize("temperature", [0.004, 0.1, 0.5, 1.0])
 def test_supervised_rince_matches_slow_loop(name, q, temperature):
     z1, z2 = views()
     labels = LABELS[name]
@@ -253,3 +266,84 @@ def test_register_loss_refuses_what_is_not_a_module_class():
         register_loss("bad", lambda z1, z2: z1.sum())
     with pytest.raises(TypeError, match="non-empty str"):
         register_loss("", RINCELoss)
+
+
+# -- the own view weighted above the same-label positives --------------------------
+@pytest.mark.parametrize("name", list(LABELS))
+@pytest.mark.parametrize("weight", [0.0, 0.3, 0.5, 1.0])
+@pytest.mark.parametrize("loss", ["rince", "infonce"])
+@pytest.mark.parametrize("temperature", [0.005, 0.02, 0.5])
+def test_own_view_weight_matches_slow_loop(name, weight, loss, temperature):
+    # temperature 0.005 (q / T = 100) takes rince's log-space path, where
+    # exp(q s) would overflow float32; the others sum the powers by class
+    z1, z2 = views()
+    labels = LABELS[name]
+    per_view = labels if len(labels) == 12 else torch.cat([labels, labels])
+    kwargs = {"temperature": temperature, "labels": labels, "own_view_weight": weight}
+    if loss == "rince":
+        got = rince(z1, z2, q=0.5, lam=0.05, **kwargs)
+    else:
+        got = info_nce(z1, z2, **kwargs)
+    want = slow_supervised(
+        z1,
+        z2,
+        per_view.tolist(),
+        loss=loss,
+        q=0.5,
+        lam=0.05,
+        temperature=temperature,
+        own_view_weight=weight,
+    )
+    assert float(got) == pytest.approx(want, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("loss", [rince, info_nce])
+def test_own_view_weight_one_ignores_the_labels(loss):
+    z1, z2 = views()
+    labelled = loss(z1, z2, labels=LABELS["shared"], own_view_weight=1.0)
+    assert float(labelled) == pytest.approx(float(loss(z1, z2)), rel=1e-12)
+
+
+def test_weighted_rince_tends_to_weighted_supcon_plus_log_lam():
+    z1, z2 = views()
+    kwargs = {"labels": LABELS["shared"], "own_view_weight": 0.5}
+    supcon = float(info_nce(z1, z2, temperature=0.5, **kwargs))
+    small_q = rince(z1, z2, q=1e-7, lam=0.1, temperature=0.5, **kwargs)
+    assert float(small_q) == pytest.approx(supcon + math.log(0.1), abs=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["rince", "infonce"])
+def test_own_view_weight_gradcheck(loss):
+    z1, z2 = views(n=4, d=3)
+    z1.requires_grad_(True)
+    z2.requires_grad_(True)
+    labels = torch.tensor([0, 1, 0, -1])
+    if loss == "rince":
+        fn = lambda a, b: rince(a, b, q=0.7, labels=labels, own_view_weight=0.4)  # noqa: E731
+    else:
+        fn = lambda a, b: info_nce(a, b, labels=labels, own_view_weight=0.4)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (z1, z2))
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "half", True, float("nan")])
+def test_bad_own_view_weight(bad):
+    with pytest.raises(ValueError, match="own_view_weight"):
+        RINCELoss(own_view_weight=bad)
+    with pytest.raises(ValueError, match="own_view_weight"):
+        InfoNCELoss(own_view_weight=bad)
+    z1, z2 = views()
+    with pytest.raises(ValueError, match="own_view_weight"):
+        rince(z1, z2, labels=LABELS["shared"], own_view_weight=bad)
+
+
+def test_loss_modules_pass_the_weight_on():
+    z1, z2 = views()
+    labels = LABELS["shared"]
+    module = RINCELoss(q=1.0, own_view_weight=0.5)
+    assert "own_view_weight=0.5" in repr(module)
+    assert float(module(z1, z2, labels=labels)) == pytest.approx(
+        float(rince(z1, z2, q=1.0, labels=labels, own_view_weight=0.5))
+    )
+    assert float(InfoNCELoss(own_view_weight=0.5)(z1, z2, labels=labels)) == (
+        pytest.approx(float(info_nce(z1, z2, labels=labels, own_view_weight=0.5)))
+    )

@@ -362,3 +362,29 @@ def test_supervised_loss_value_in_a_fit_step_matches_the_function():
         z, module(x), q=0.5, lam=0.01, temperature=0.5, labels=encode_labels(y, 40)
     )
     assert first == pytest.approx(float(want.detach()), rel=1e-5)
+
+
+def test_own_view_weight_reaches_the_loss_and_is_checked():
+    X, y = load_digits(return_X_y=True)
+    emb = RobustContrastiveEmbedder(
+        supervision="labels", own_view_weight=0.5, max_epochs=1, random_state=0
+    ).fit(X[:200], y[:200])
+    assert emb.net_.criterion_.own_view_weight == 0.5
+    supcon = RobustContrastiveEmbedder(
+        loss="infonce", supervision="labels", own_view_weight=0.25, max_epochs=1
+    ).fit(X[:200], y[:200])
+    assert supcon.net_.criterion_.own_view_weight == 0.25
+    # a weight of 1 trusts only the own view: the labels change nothing
+    kwargs = {"max_epochs": 2, "random_state": 0, "lr_schedule": None}
+    plain = RobustContrastiveEmbedder(**kwargs).fit(X[:200])
+    own_only = RobustContrastiveEmbedder(
+        supervision="labels", own_view_weight=1.0, **kwargs
+    ).fit(X[:200], y[:200])
+    # (the same losses up to rounding, which training then amplifies a little)
+    got, want = own_only.history_[:, "train_loss"], plain.history_[:, "train_loss"]
+    np.testing.assert_allclose(got, want, rtol=1e-3)
+    np.testing.assert_allclose(
+        own_only.transform(X[:50]), plain.transform(X[:50]), atol=1e-2
+    )
+    with pytest.raises(ValueError, match="own_view_weight"):
+        RobustContrastiveEmbedder(own_view_weight=1.5).fit(X[:50])
