@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 __all__ = ["ConvEncoder", "ResNetEncoder"]
@@ -202,6 +203,11 @@ class ConvEncoder(nn.Module):
         Convolutions per stage.
     max_width : int, default=512
         Largest number of channels.
+    pooled_stages : int, default=1
+        How many of the last stages are pooled into the embedding: their
+        globally averaged outputs are concatenated (1: the last stage only;
+        3 at 28x28: 32 + 64 + 128 = 224 features), so that a linear probe
+        also reads the finer scales.
 
     Examples
     --------
@@ -225,12 +231,20 @@ class ConvEncoder(nn.Module):
         n_stages: int | None = None,
         convs_per_stage: int = 1,
         max_width: int = 512,
+        pooled_stages: int = 1,
     ) -> None:
         super().__init__()
         side = _short_side(image_size)
         if n_stages is None:
             n_stages = max(2, 1 + _n_halvings(side, 8))
+        if not 1 <= pooled_stages <= n_stages:
+            raise ValueError(
+                f"pooled_stages must be between 1 and n_stages={n_stages}, got "
+                f"{pooled_stages}."
+            )
         layers: list[nn.Module] = [nn.BatchNorm2d(in_channels, affine=False)]
+        #: index in ``features`` after which each stage's output is ready
+        self.stage_ends: list[int] = []
         width = in_channels
         self.stage_sizes: list[int] = []
         self.stage_widths: list[int] = []
@@ -245,17 +259,27 @@ class ConvEncoder(nn.Module):
                 width = out
             self.stage_sizes.append(side)
             self.stage_widths.append(out)
+            self.stage_ends.append(len(layers) - 1)
             if stage < n_stages - 1:
                 layers.append(nn.MaxPool2d(2, ceil_mode=True))
                 side = (side + 1) // 2
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
+        self.pooled_stages = pooled_stages
+        width = sum(self.stage_widths[n_stages - pooled_stages :])
         # the pooled features are the embedding when the widths agree
         self.fc: nn.Module = _output_layer(width, embedding_dim)
-        #: output width (the last stage's when ``embedding_dim`` is None)
+        #: output width (the pooled width when ``embedding_dim`` is None)
         self.embedding_dim = width if embedding_dim is None else embedding_dim
 
     def forward(self, x: Tensor) -> Tensor:
         """Map ``(B, in_channels, H, W)`` images to ``(B, embedding_dim)``."""
-        h = self.pool(self.features(x)).flatten(1)  # (B, width)
-        return self.fc(h)  # (B, embedding_dim)
+        if self.pooled_stages == 1:
+            h = self.pool(self.features(x)).flatten(1)  # (B, width)
+            return self.fc(h)  # (B, embedding_dim)
+        pooled, first = [], self.stage_ends[-self.pooled_stages]
+        for index, layer in enumerate(self.features):
+            x = layer(x)
+            if index >= first and index in self.stage_ends:
+                pooled.append(self.pool(x).flatten(1))  # (B, stage width)
+        return self.fc(torch.cat(pooled, dim=1))  # (B, embedding_dim)
