@@ -17,8 +17,8 @@ held-out half.
 Run it with ``python examples/plot_quickstart.py``: about 20 seconds on a
 busy 2-core machine (measured: 20.9 s wall; last results 0.900 for the
 embedding, 0.854 for the untrained network, 0.339 for PCA, 0.320 for the
-pixels), with the package's defaults (one torch thread per fit). It prints the table and the time taken, and
-saves the figure to ``quickstart.png``.
+pixels), with the package's defaults (one torch thread per fit). It prints
+the table and the time taken, and saves the figure to ``quickstart.png``.
 """
 
 # %%
