@@ -542,3 +542,21 @@ def test_fashion_mnist_loads_and_learns(fashion):
     # chance is 0.1; the same network untrained reached 0.51 here, the
     # trained one 0.71 (when written, with the image defaults)
     assert accuracy > 0.6, accuracy
+
+
+def test_conv_encoder_pools_several_stages():
+    from rince_sklearn.encoders import ConvEncoder
+
+    x = torch.rand(3, 1, 28, 28)
+    one = ConvEncoder(1, None, 28)
+    three = ConvEncoder(1, None, 28, pooled_stages=3)
+    assert one.embedding_dim == 128 and three.embedding_dim == 32 + 64 + 128
+    assert three(x).shape == (3, 224)
+    # the same layers: only what is pooled differs, so weights are shared
+    assert one.state_dict().keys() == three.state_dict().keys()
+    three.load_state_dict(one.state_dict())
+    one.eval(), three.eval()
+    torch.testing.assert_close(three(x)[:, -128:], one(x))
+    assert ConvEncoder(1, 16, 28, pooled_stages=2)(x).shape == (3, 16)
+    with pytest.raises(ValueError, match="pooled_stages"):
+        ConvEncoder(1, None, 28, pooled_stages=4)
