@@ -696,7 +696,11 @@ def write_payload(payload: Payload, file: str | os.PathLike | IO[bytes]) -> None
         "params": json.dumps(payload.params, allow_nan=True),
         "fitted": json.dumps(payload.fitted),
         "history": json.dumps(payload.history, default=_json_number),
-        "state_dict": {k: v.detach().cpu() for k, v in payload.state_dict.items()},
+        # contiguous: channels-last weights are stored in the standard layout
+        # (loading copies them back into the module's own layout)
+        "state_dict": {
+            k: v.detach().cpu().contiguous() for k, v in payload.state_dict.items()
+        },
         "augmentation_state": {
             k: v.detach().cpu().contiguous()
             for k, v in payload.augmentation_state.items()

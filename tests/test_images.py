@@ -560,3 +560,18 @@ def test_conv_encoder_pools_several_stages():
     assert ConvEncoder(1, 16, 28, pooled_stages=2)(x).shape == (3, 16)
     with pytest.raises(ValueError, match="pooled_stages"):
         ConvEncoder(1, None, 28, pooled_stages=4)
+
+
+def test_conv_encoder_channels_last_gives_the_same_embedding():
+    from rince_sklearn.encoders import ConvEncoder
+
+    torch.manual_seed(0)
+    last = ConvEncoder(3, None, 16)
+    plain = ConvEncoder(3, None, 16, channels_last=False)
+    plain.load_state_dict(last.state_dict())
+    conv = last.features[1]
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.rand(4, 3, 16, 16)
+    torch.testing.assert_close(last(x), plain(x), rtol=1e-4, atol=1e-5)
+    last(x).sum().backward()  # the backward pass runs in the layout too
+    assert conv.weight.grad is not None
