@@ -170,9 +170,10 @@ def test_auto_width_is_the_default_mlps_last_hidden_layer(wine):
 def test_auto_width_is_the_cnns_pooled_features():
     X = np.random.default_rng(0).integers(0, 256, size=(20, 28, 28), dtype=np.uint8)
     emb = RobustContrastiveEmbedder(max_epochs=1, random_state=0).fit(X)
-    assert emb.embedding_dim_ == emb.encoder_.stage_widths[-1] == 128
+    # every stage's pooled features: 32 + 64 + 128 at 28x28
+    assert emb.embedding_dim_ == sum(emb.encoder_.stage_widths) == 224
     assert isinstance(emb.encoder_.fc, torch.nn.Identity)
-    assert emb.transform(X).shape == (20, 128)
+    assert emb.transform(X).shape == (20, 224)
 
 
 @pytest.mark.parametrize(

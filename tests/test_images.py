@@ -558,6 +558,7 @@ def test_conv_encoder_pools_several_stages():
     one.eval(), three.eval()
     torch.testing.assert_close(three(x)[:, -128:], one(x))
     assert ConvEncoder(1, 16, 28, pooled_stages=2)(x).shape == (3, 16)
+    assert ConvEncoder(1, None, 28, pooled_stages=None).embedding_dim == 224
     with pytest.raises(ValueError, match="pooled_stages"):
         ConvEncoder(1, None, 28, pooled_stages=4)
 

@@ -376,7 +376,7 @@ class ImageModality(Modality):
         "lr": 1e-3,
         "temperature": 0.2,
         "max_epochs": 30,
-        "encoder_kwargs": {"base_width": 32},
+        "encoder_kwargs": {"base_width": 32, "pooled_stages": None},
         "embedding_dim": None,  # the encoder's last layer, no output layer
         "augmentation": {
             "crop_scale": (0.6, 1.0),
