@@ -154,10 +154,11 @@ default="rince"
         Width of ``transform``'s output (the encoder's output), resolved into
         ``embedding_dim_``. ``"auto"``: with the default encoder of tabular
         and image inputs, the encoder's own last layer, with no output layer
-        (the MLP's last hidden layer, 256 wide; the CNN's pooled features,
-        128 wide at 28x28), which a linear probe reads better than a narrower
-        linear output (``benchmarks/results/quality_*.md``); 64 for graphs
-        and for custom encoders (or ``encoder_kwargs["embedding_dim"]``).
+        (the MLP's last hidden layer, 256 wide; the CNN's pooled features of
+        every stage, 224 wide at 28x28), which a linear probe reads better
+        than a narrower linear output (``benchmarks/results/quality_*.md``);
+        64 for graphs and for custom encoders (or
+        ``encoder_kwargs["embedding_dim"]``).
     projection_dim : int, default=64
         Width of the projection head's output, where the loss is computed.
     encoder : "auto" or subclass of torch.nn.Module, default="auto"

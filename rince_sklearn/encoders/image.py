@@ -190,8 +190,8 @@ class ConvEncoder(nn.Module):
     in_channels : int
         Channels of the input images (1 for grey, 3 for RGB).
     embedding_dim : int or None, default=64
-        Output width; None: the pooled features of the last stage, with no
-        output layer (what the estimator's ``embedding_dim="auto"`` builds).
+        Output width; None: the pooled features (see ``pooled_stages``), with
+        no output layer (what the estimator's ``embedding_dim="auto"`` builds).
     image_size : int or (int, int), default=None
         ``(H, W)`` of the input, used to choose the number of stages; None
         builds the stages for 32x32 images.
