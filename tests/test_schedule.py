@@ -110,3 +110,48 @@ def test_partial_fit_after_fit_continues_at_the_base_rate(X):
     emb.partial_fit(X)
     assert emb.history_[-1, "lr"] == pytest.approx(0.01)
     assert not np.allclose(emb.transform(X), before)  # it did train
+
+
+# -- QWarmup: RINCE's q rises from near-InfoNCE to its value ------------------------
+def test_q_warmup_raises_q_linearly_then_gives_it_back():
+    from sklearn.datasets import load_wine
+
+    from rince_sklearn.callbacks import QWarmup
+
+    X, _ = load_wine(return_X_y=True)
+    seen = []
+
+    class Spy(QWarmup):
+        def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+            super().on_batch_begin(net, batch=batch, training=training, **kwargs)
+            if training:
+                seen.append(net.criterion_.q)
+
+    emb = RobustContrastiveEmbedder(
+        q=1.0,
+        max_epochs=5,
+        batch_size=64,  # 2 equal batches per epoch: 10 steps, 5 of warmup
+        callbacks=[Spy(q_start=0.25, warmup=0.5)],
+        random_state=0,
+    ).fit(X)
+    np.testing.assert_allclose(seen, [0.4, 0.55, 0.7, 0.85, 1.0, 1, 1, 1, 1, 1])
+    assert emb.net_.criterion_.q == 1.0  # the loss's own q after training
+    assert emb.get_params()["q"] == 1.0
+    # partial_fit continues the count: no second warmup
+    emb.partial_fit(X)
+    assert seen[-2:] == [1.0, 1.0]
+
+
+def test_q_warmup_needs_a_loss_with_q_and_sane_settings():
+    from sklearn.datasets import load_wine
+
+    from rince_sklearn.callbacks import QWarmup
+
+    X, _ = load_wine(return_X_y=True)
+    with pytest.raises(TypeError, match="loss='rince'"):
+        RobustContrastiveEmbedder(
+            loss="infonce", max_epochs=1, callbacks=[QWarmup()]
+        ).fit(X)
+    for bad in ({"q_start": 0.0}, {"q_start": 1.5}, {"warmup": 0.0}):
+        with pytest.raises(ValueError, match="must be in"):
+            RobustContrastiveEmbedder(max_epochs=1, callbacks=[QWarmup(**bad)]).fit(X)
