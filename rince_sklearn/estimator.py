@@ -190,13 +190,16 @@ default="rince"
         ``None``, have only their own other view as a positive. Batches are
         drawn by plain shuffling. ``"none"``: ``y`` is ignored. See
         :ref:`labels`.
-    own_view_weight : float in [0, 1] or None, default=None
+    own_view_weight : float in [0, 1] or None, default=0.5
         With ``supervision="labels"``: the weight of an anchor's own other
         view among its positives, its same-label positives sharing the rest
-        (None: every positive weighs the same, as in SupCon). A wrong label
-        makes a same-label positive a noisy view while the own view stays
-        true; see :ref:`labels`. Passed to the loss when its constructor
-        takes ``own_view_weight``; ignored without labels.
+        (None: every positive weighs the same, as in SupCon; 1: the labels
+        are ignored). A wrong label makes a same-label positive a noisy view
+        while the own view stays true: at 60% label noise, 0.5 kept 8 (digits)
+        and 4.5 (Fashion-MNIST) points more probe accuracy than equal weights,
+        and cost under a point without noise; see :ref:`labels`. Passed to the
+        loss when its constructor takes ``own_view_weight``; ignored without
+        labels.
     noise_rate : float, default=0.0
         Fraction of positive pairs in each training batch replaced by false
         positive pairs (a view of sample ``i`` with a view of another sample),
@@ -419,7 +422,7 @@ default="rince"
         encoder_kwargs: dict | None = None,
         augmentation: Any = "auto",
         supervision: str = "none",
-        own_view_weight: float | None = None,
+        own_view_weight: float | None = 0.5,
         noise_rate: float = 0.0,
         image_shape: tuple[int, int, int] | None = None,
         max_epochs: int | str = "auto",

@@ -198,7 +198,11 @@ def test_labels_put_classes_together():
     knn, silhouette = {}, {}
     for supervision in ("none", "labels"):
         emb = RobustContrastiveEmbedder(
-            supervision=supervision, max_epochs=20, temperature=0.1, random_state=0
+            supervision=supervision,
+            own_view_weight=None,  # every positive alike: the labels' full pull
+            max_epochs=20,
+            temperature=0.1,
+            random_state=0,
         ).fit(X_fit, y_fit)
         Z_fit, Z_test = emb.transform(X_fit), emb.transform(X_test)
         knn[supervision] = (
@@ -359,7 +363,13 @@ def test_supervised_loss_value_in_a_fit_step_matches_the_function():
     x = torch.tensor(X)
     z = module(x)
     want = rince(
-        z, module(x), q=0.5, lam=0.01, temperature=0.5, labels=encode_labels(y, 40)
+        z,
+        module(x),
+        q=0.5,
+        lam=0.01,
+        temperature=0.5,
+        labels=encode_labels(y, 40),
+        own_view_weight=0.5,  # the estimator's default
     )
     assert first == pytest.approx(float(want.detach()), rel=1e-5)
 
