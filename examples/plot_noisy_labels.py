@@ -6,8 +6,10 @@ With ``supervision="labels"``, :class:`~rince_sklearn.RobustContrastiveEmbedder`
 uses the ``y`` of ``fit(X, y)``: an anchor's positives are its other view and
 every view in the batch with the same label (supervised contrastive learning,
 SupCon). When some labels are wrong, a same-label pair is a positive pair that
-shares no information: a noisy view. RINCE (``q`` near 1) gives such pairs
-less weight than SupCon (``loss="infonce"``) does.
+shares no information: a noisy view. The estimator's default keeps half of
+each anchor's pull on its own other view, which no wrong label can make false
+(``own_view_weight=0.5``); SupCon (``loss="infonce"``,
+``own_view_weight=None``) spreads it evenly over all positives.
 
 This example corrupts 40% of the training labels of scikit-learn's digits
 (each replaced by a random other class; test labels stay clean) and compares,
@@ -58,7 +60,12 @@ def probe(Z_train, Z_test):
 
 settings = {
     "RINCE, labels (q=1)": dict(supervision="labels", loss="rince", q=1.0),
-    "SupCon (InfoNCE, labels)": dict(supervision="labels", loss="infonce"),
+    "RINCE, labels, equal weights": dict(
+        supervision="labels", loss="rince", q=1.0, own_view_weight=None
+    ),
+    "SupCon (InfoNCE, labels)": dict(
+        supervision="labels", loss="infonce", own_view_weight=None
+    ),
     "RINCE, no labels": dict(supervision="none", loss="rince", q=0.5),
 }
 scores = {}
@@ -69,7 +76,7 @@ for name, params in settings.items():
     scores[name] = probe(embedder.transform(X_train), embedder.transform(X_test))
 scores["raw pixels"] = probe(X_train, X_test)
 for name, score in scores.items():
-    print(f"{name:26s} {score:.3f}")
+    print(f"{name:30s} {score:.3f}")
 
 # %%
 # The comparison

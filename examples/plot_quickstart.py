@@ -71,6 +71,8 @@ width = embedder.embedding_dim_
 untrained = RobustContrastiveEmbedder(
     max_epochs=1, lr=1e-12, lr_schedule=None, random_state=0
 )
+
+
 def probe(*steps):
     """Standardise, optionally reduce, then a logistic regression."""
     return make_pipeline(StandardScaler(), *steps, LogisticRegression(max_iter=2000))
