@@ -65,9 +65,9 @@ class GraphModality(Modality):
         "encoder_kwargs": {},
         "embedding_dim": 64,
         "augmentation": {
-            "per_graph": False,
+            "per_graph": True,
             "rate": 0.2,
             "subgraph_keep_rate": None,
-            "mask_fill": 0.0,
+            "mask_fill": "mean",
         },
     }
