@@ -209,7 +209,8 @@ class ConvEncoder(nn.Module):
         None: every stage, 32 + 64 + 128 = 224 features at 28x28), so that a
         linear probe also reads the finer scales. The image modality's
         default is None: on Fashion-MNIST it lifted the linear probe from
-        0.844 to 0.859 after 10 epochs (``benchmarks/results/quality_image.md``).
+        0.844 to 0.859 after 10 epochs
+        (``benchmarks/results/quality_probes.md``).
     channels_last : bool, default=True
         Keep the convolutions' weights and activations channels-last
         (``torch.channels_last``), which oneDNN on CPUs and cuDNN with mixed
