@@ -201,18 +201,19 @@ class _Positives:
             has_other, (1.0 - self.own) / n_other.clamp(min=1.0), 0.0
         )
 
-    def same_label_sums(self, values: Tensor) -> Tensor:
-        """Return ``sum_j values[i, j]`` over the views ``j != i`` with i's label.
+    def other_sums(self, values: Tensor) -> Tensor:
+        """Return ``sum_j values[i, j]`` over i's same-label positives but its own view.
 
-        ``values`` is ``(2N, 2N)`` with zeros on the diagonal; ``(2N,)``.
+        ``values`` is ``(2N, 2N)`` and must be 0 on the diagonal and at each
+        anchor's own other view (so that nothing is taken back out of a sum
+        by subtraction, which rounding could make negative); ``(2N,)``.
         """
         sums = (values @ self.onehot).gather(1, self.codes[:, None]).squeeze(1)
         return sums * self.labelled
 
-    def weighted(self, own_values: Tensor, same_sums: Tensor) -> Tensor:
-        """Return ``sum_p w_p v_p`` from the own view's value and the label sums."""
-        others = same_sums - self.own_same * own_values  # the own view taken out
-        return self.own * own_values + self.other * others
+    def weighted(self, own_values: Tensor, other_sums: Tensor) -> Tensor:
+        """Return ``sum_p w_p v_p`` from the own view's value and the others' sum."""
+        return self.own * own_values + self.other * other_sums
 
 
 def _positive_mask(labels: Tensor) -> Tensor:
@@ -358,7 +359,7 @@ def info_nce(
         its loss is SupCon's [1]_ "outside" form
         ``-mean_{p in P} s_p + log(S)``. None (or all labels distinct) gives
         plain InfoNCE.
-    own_view_weight : float in [0, 1], default=None
+    own_view_weight : float in [0, 1] or None, default=None
         With labels: None averages over ``P`` with equal weights; a number
         ``w`` gives the anchor's own other view the weight ``w`` and its
         same-label positives ``1 - w`` together (an anchor without any keeps
@@ -391,14 +392,17 @@ def info_nce(
         s_pos, log_s = _anchor_scores(z1, z2, temperature)
         return (log_s - s_pos).mean()
     z, _, s_pos, log_s = _scores(z1, z2, temperature)
-    positives = _Positives(labels.to(z.device), own_view_weight, z.dtype)
-    # the scores summed over each anchor's label, by class: s(i, j) is linear
-    # in z_j, so sum_j s(i, j) = z_i . (sum_j z_j) / T, minus s(i, i) = |z_i|^2/T
-    class_sums = positives.onehot.T @ z  # (k, d)
-    same = (z * class_sums[positives.codes]).sum(dim=1) - (z * z).sum(dim=1)
-    same = same * positives.labelled / temperature  # (2N,)
-    # -sum_p w_p s_p + log S (the weights sum to 1)
-    return (log_s - positives.weighted(s_pos, same)).mean()
+    with torch.autocast(device_type=z.device.type, enabled=False):  # in z's dtype
+        positives = _Positives(labels.to(z.device), own_view_weight, z.dtype)
+        # the scores summed over each anchor's other same-label views, by
+        # class: s(i, j) is linear in z_j, so the sum is z_i . (sum of the
+        # class's z_j, less z_i and the own view's) / T
+        class_sums = positives.onehot.T @ z  # (k, d)
+        own_view = z.roll(z1.shape[0], dims=0) * positives.own_same[:, None]
+        others = class_sums[positives.codes] - z - own_view  # (2N, d)
+        other_sums = (z * others).sum(dim=1) * positives.labelled / temperature
+        # -sum_p w_p s_p + log S (the weights sum to 1)
+        return (log_s - positives.weighted(s_pos, other_sums)).mean()
 
 
 def rince(
@@ -436,7 +440,7 @@ def rince(
         it tends to SupCon's "outside" loss + ``log(lam)``
         (:func:`info_nce` with the same labels). None (or all labels distinct)
         gives plain RINCE.
-    own_view_weight : float in [0, 1], default=None
+    own_view_weight : float in [0, 1] or None, default=None
         With labels: the average over ``P`` is weighted, ``w`` for the
         anchor's own other view and ``1 - w`` shared by its same-label
         positives (an anchor without any keeps weight 1 on its own view);
@@ -486,12 +490,20 @@ def rince(
             # exp(q s) neither overflows nor underflows in float32 (nor do its
             # sums over 2N views): sum the powers by class, no (2N, 2N) mask
             _, sim, s_pos, log_s = _scores(z1, z2, temperature)
-            positives = _Positives(labels.to(sim.device), own_view_weight, sim.dtype)
-            powers = torch.exp(q * sim)  # (2N, 2N), 0 on the diagonal
-            same = positives.same_label_sums(powers)  # (2N,)
-            # exp(q s_own) + the same-label rest, >= 0 up to rounding
-            mean = positives.weighted(torch.exp(q * s_pos), same.clamp(min=0.0))
-            log_positive = torch.log(mean)  # (2N,), log sum_p w_p exp(q s_p)
+            with torch.autocast(device_type=sim.device.type, enabled=False):
+                positives = _Positives(
+                    labels.to(sim.device), own_view_weight, sim.dtype
+                )
+                n2 = sim.shape[0]
+                index = torch.arange(n2, device=sim.device)
+                # exp(q s), 0 on the diagonal and at the own views (summed apart)
+                powers = torch.exp(q * sim).index_put(
+                    (index, index.roll(n2 // 2)), sim.new_zeros(())
+                )  # (2N, 2N)
+                mean = positives.weighted(
+                    torch.exp(q * s_pos), positives.other_sums(powers)
+                )  # sum_p w_p exp(q s_p) > 0
+                log_positive = torch.log(mean)  # (2N,)
         else:  # very small temperatures: in log space, with a (2N, 2N) mask
             log_p, mask, weights, log_s = _supervised_scores(
                 z1, z2, temperature, labels, own_view_weight
@@ -517,7 +529,7 @@ class InfoNCELoss(nn.Module):
     ----------
     temperature : float, default=0.5
         Divides the cosine similarities; > 0.
-    own_view_weight : float in [0, 1], default=None
+    own_view_weight : float in [0, 1] or None, default=None
         With labels, the weight of an anchor's own other view among its
         positives; see :func:`info_nce`.
 
@@ -587,7 +599,7 @@ class RINCELoss(nn.Module):
         Weight of the partition term; > 0.
     temperature : float, default=0.5
         Divides the cosine similarities; > 0.
-    own_view_weight : float in [0, 1], default=None
+    own_view_weight : float in [0, 1] or None, default=None
         With labels, the weight of an anchor's own other view among its
         positives (None: all positives weigh the same); see :func:`rince`.
 

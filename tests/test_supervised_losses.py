@@ -347,3 +347,37 @@ def test_loss_modules_pass_the_weight_on():
     assert float(InfoNCELoss(own_view_weight=0.5)(z1, z2, labels=labels)) == (
         pytest.approx(float(info_nce(z1, z2, labels=labels, own_view_weight=0.5)))
     )
+
+
+@pytest.mark.parametrize("temperature", [0.06, 0.1])
+def test_own_view_weight_zero_with_dominant_own_views_is_finite(temperature):
+    # own views aligned, same-label views opposite: the same-label sum is tiny
+    # next to the own view's term; it must not be taken back out of a sum
+    # that holds it (rounding made that negative: NaN)
+    g = torch.Generator().manual_seed(0)
+    z1 = torch.randn(8, 4, generator=g)
+    z1[4:] = -z1[:4]  # samples i and i + 4 point opposite ways
+    z1.requires_grad_(True)
+    z2 = (z1 + 1e-3).detach().requires_grad_(True)
+    labels = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    loss = rince(
+        z1, z2, q=1.0, temperature=temperature, labels=labels, own_view_weight=0.0
+    )
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(z1.grad).all() and torch.isfinite(z2.grad).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("loss", [rince, info_nce])
+def test_labelled_losses_stay_in_float32_under_autocast(dtype, loss):
+    z1, z2 = views(n=16, d=8, dtype=torch.float32)
+    labels = torch.tensor([0, 1, 2, 3] * 4)
+    kwargs = {"temperature": 0.05, "labels": labels, "own_view_weight": 0.5}
+    if loss is rince:
+        kwargs["q"] = 1.0
+    want = loss(z1, z2, **kwargs)
+    with torch.autocast(device_type="cpu", dtype=dtype):
+        got = loss(z1, z2, **kwargs)
+    assert torch.isfinite(got)
+    assert float(got) == pytest.approx(float(want), rel=1e-4)
