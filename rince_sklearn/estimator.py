@@ -61,7 +61,7 @@ from .augment._base import (
     set_augmentation_state,
 )
 from .batching import BatchSource
-from .callbacks import WarmupCosineLR
+from .callbacks import QWarmup, WarmupCosineLR
 from .encoders.head import ContrastiveModule
 from .losses import get_loss_class, registered_loss_names
 from .metrics import retrieval_auc
@@ -705,7 +705,9 @@ default="rince"
             kwargs = {**defaults.get("encoder_kwargs", {}), **kwargs}
         self.encoder_kwargs_ = kwargs
         self.embedding_dim_ = self._resolve_embedding_dim(
-            modality, defaults["embedding_dim"], default_encoder
+            modality,
+            defaults.get("embedding_dim", modality.FALLBACK_EMBEDDING_DIM),
+            default_encoder,
         )
 
     def _resolve_embedding_dim(
@@ -713,32 +715,65 @@ default="rince"
     ) -> int:
         """Return the embedding's width (``embedding_dim``, or what "auto" gives).
 
-        ``"auto"``: a width set in ``encoder_kwargs``; else, with the default
-        encoder, the modality's default, where None means the encoder's own
-        last layer: it is built without an output layer (``embedding_dim=None``
-        in ``encoder_kwargs_``) and the width of its pooled or last hidden
-        features is read from it, built on the ``meta`` device (no memory, no
-        computation); a custom encoder gets the modality's fallback width.
+        A width in ``encoder_kwargs`` is the encoder's (None there: its own
+        last layer, read from it); otherwise ``embedding_dim`` if it is a
+        number; for ``"auto"``, with the default encoder, the modality's
+        default, where None means the encoder's own last layer: it is built
+        without an output layer (``embedding_dim=None`` in
+        ``encoder_kwargs_``); an encoder class passed by the user gets the
+        modality's fallback width. The width of a last layer is read from the
+        encoder built on the ``meta`` device (no memory, no computation).
         """
-        if not (isinstance(self.embedding_dim, str) and self.embedding_dim == "auto"):
+        auto = isinstance(self.embedding_dim, str) and self.embedding_dim == "auto"
+        if "embedding_dim" in self.encoder_kwargs_:
+            given = self.encoder_kwargs_["embedding_dim"]
+            width = self._encoder_width(modality) if given is None else int(given)
+            if not auto and width != self.embedding_dim:
+                raise ValueError(
+                    f"embedding_dim={self.embedding_dim!r} but the encoder outputs "
+                    f"{width} features (encoder_kwargs['embedding_dim']={given!r}): "
+                    "set the width in one place."
+                )
+            return width
+        if not auto:
             return int(self.embedding_dim)
-        given = self.encoder_kwargs_.get("embedding_dim")
-        if isinstance(given, Integral):
-            return int(given)
         if not default_encoder:
             return modality.FALLBACK_EMBEDDING_DIM
         if default is not None:
             return int(default)
         self.encoder_kwargs_["embedding_dim"] = None
+        return self._encoder_width(modality)
+
+    def _encoder_width(self, modality: Modality) -> int:
+        """Read the output width of the encoder that ``encoder_kwargs_`` builds."""
         encoder, kwargs = self._encoder_parts(modality, embedding_dim=None)
-        with torch.device("meta"):
-            width = getattr(encoder(**kwargs), "embedding_dim", None)
-        return int(width)  # type: ignore[arg-type]  # the default encoders set it
+        name = getattr(encoder, "__name__", encoder)
+        try:
+            with torch.device("meta"):
+                width = getattr(encoder(**kwargs), "embedding_dim", None)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{name} could not be built with embedding_dim=None (its own last "
+                f"layer): {exc}. Set embedding_dim to its output width."
+            ) from exc
+        if not isinstance(width, Integral) or isinstance(width, bool) or width < 1:
+            raise ValueError(
+                f"{name} was built with "
+                "embedding_dim=None (its own last layer), but it does not say how "
+                "wide its output is (an int attribute embedding_dim): set "
+                "embedding_dim to its output width."
+            )
+        return int(width)
 
     def _hold_lr_schedule(self) -> None:
-        """Stop the default schedule's decay: ``partial_fit`` has no known end."""
-        for name, callback in self.net_.callbacks_:
-            if name == "lr_schedule" and isinstance(callback, WarmupCosineLR):
+        """Stop the schedules' decay: ``partial_fit`` has no known end.
+
+        Every :class:`~rince_sklearn.callbacks.WarmupCosineLR` (the default one
+        or one in ``callbacks``) and :class:`~rince_sklearn.callbacks.QWarmup`
+        is held: warmups then span a fraction of the first call's batches.
+        """
+        for _, callback in self.net_.callbacks_:
+            if isinstance(callback, (WarmupCosineLR, QWarmup)):
                 callback.hold()
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -1116,6 +1151,8 @@ default="rince"
                 params[name] = decode_plain(value, where)
         if params.get("callbacks") is not None:
             raise FileFormatError(f"{source}: callbacks are never saved.")
+        # files written before the parameter existed trained with equal weights
+        params.setdefault("own_view_weight", None)
         if device is not None:
             params["device"] = device
         try:

@@ -201,3 +201,47 @@ def test_auto_width_of_graphs_is_the_modality_default():
     graphs = [nx.path_graph(4), nx.cycle_graph(5)] * 4
     emb = RobustContrastiveEmbedder(max_epochs=1, random_state=0).fit(graphs)
     assert emb.embedding_dim_ == 64 and emb.transform(graphs).shape == (8, 64)
+
+
+def test_conflicting_widths_are_refused(wine):
+    X, _ = wine
+    with pytest.raises(ValueError, match="set the width in one place"):
+        RobustContrastiveEmbedder(
+            embedding_dim=32, encoder_kwargs={"embedding_dim": 16}, max_epochs=1
+        ).fit(X)
+    with pytest.raises(ValueError, match="set the width in one place"):
+        RobustContrastiveEmbedder(
+            embedding_dim=32, encoder_kwargs={"embedding_dim": None}, max_epochs=1
+        ).fit(X)
+    # None in encoder_kwargs: the encoder's last layer, whatever embedding_dim
+    emb = RobustContrastiveEmbedder(
+        embedding_dim=256, encoder_kwargs={"embedding_dim": None}, max_epochs=1
+    ).fit(X)
+    assert emb.embedding_dim_ == 256 and isinstance(emb.encoder_.net[-1], torch.nn.ReLU)
+    custom = RobustContrastiveEmbedder(
+        encoder=MLPEncoder,
+        encoder_kwargs={"embedding_dim": None, "hidden_dims": (8,)},
+        max_epochs=1,
+    ).fit(X)
+    assert custom.embedding_dim_ == 8
+
+
+def test_an_encoder_without_a_readable_width_gets_a_clear_error(wine):
+    X, _ = wine
+    with pytest.raises(ValueError, match="could not be built with embedding_dim"):
+        RobustContrastiveEmbedder(
+            encoder=_Custom, encoder_kwargs={"embedding_dim": None}, max_epochs=1
+        ).fit(X)
+
+    class Unsized(torch.nn.Module):  # builds with None but hides its width
+        def __init__(self, in_features, embedding_dim=None):
+            super().__init__()
+            self.layer = torch.nn.Linear(in_features, 5)
+
+        def forward(self, x):
+            return self.layer(x)
+
+    with pytest.raises(ValueError, match="does not say how wide"):
+        RobustContrastiveEmbedder(
+            encoder=Unsized, encoder_kwargs={"embedding_dim": None}, max_epochs=1
+        ).fit(X)

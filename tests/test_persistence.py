@@ -621,3 +621,21 @@ def test_a_missing_fitted_attribute_of_the_modality_is_a_value_error(tmp_path):
     torch.save({**payload, "fitted": json.dumps(fitted)}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="image_shape_"):
         RobustContrastiveEmbedder.load(tmp_path / "bad.pt")
+
+
+def test_files_from_before_auto_width_and_own_view_weight_load(wine, tmp_path):
+    # such files have no fitted embedding_dim_ and no own_view_weight parameter
+    # (trained with equal weights over the positives): both are restored so
+    X, y = wine
+    emb = RobustContrastiveEmbedder(
+        **{**FAST, "embedding_dim": 16}, supervision="labels"
+    ).fit(X, y)
+    path = emb.save(tmp_path / "new.pt") or tmp_path / "new.pt"
+    payload = _read(path)
+    params, fitted = json.loads(payload["params"]), json.loads(payload["fitted"])
+    del params["own_view_weight"], fitted["embedding_dim_"]
+    payload["params"], payload["fitted"] = json.dumps(params), json.dumps(fitted)
+    torch.save(payload, tmp_path / "old.pt")
+    old = RobustContrastiveEmbedder.load(tmp_path / "old.pt")
+    assert old.embedding_dim_ == 16 and old.own_view_weight is None
+    np.testing.assert_array_equal(old.transform(X), emb.transform(X))

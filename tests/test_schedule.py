@@ -136,10 +136,29 @@ def test_q_warmup_raises_q_linearly_then_gives_it_back():
     ).fit(X)
     np.testing.assert_allclose(seen, [0.4, 0.55, 0.7, 0.85, 1.0, 1, 1, 1, 1, 1])
     assert emb.net_.criterion_.q == 1.0  # the loss's own q after training
-    assert emb.get_params()["q"] == 1.0
     # partial_fit continues the count: no second warmup
     emb.partial_fit(X)
     assert seen[-2:] == [1.0, 1.0]
+    # q at each epoch's last step: steps 2 and 4 of the warmup, then 1
+    np.testing.assert_allclose(emb.history_[:, "q"], [0.55, 0.85, 1, 1, 1, 1])
+
+
+def test_q_warmup_in_partial_fit_spans_the_first_call():
+    from sklearn.datasets import load_wine
+
+    from rince_sklearn.callbacks import QWarmup
+
+    X, _ = load_wine(return_X_y=True)
+    # max_epochs (200 for wine) means nothing to partial_fit: the warmup spans
+    # half of the first call's 2 batches, then q is the loss's
+    emb = RobustContrastiveEmbedder(
+        q=1.0, batch_size=64, callbacks=[QWarmup(q_start=0.2, warmup=0.5)]
+    )
+    for _ in range(2):
+        emb.partial_fit(X)
+    warmup = dict(emb.net_.callbacks_)["QWarmup"]
+    assert warmup.held_ and warmup.warmup_steps_ == 1
+    assert emb.history_[:, "q"] == [1.0, 1.0]
 
 
 def test_q_warmup_needs_a_loss_with_q_and_sane_settings():

@@ -38,7 +38,15 @@ class QWarmup(Callback):
         (``max_epochs`` times the batches of one epoch); at least one step.
     max_epochs : int or None, default=None
         Epochs of the fit; None reads the net's ``max_epochs`` (what the
-        estimator resolved).
+        estimator resolved). ``partial_fit`` has no known length: there (after
+        :meth:`hold`, which it calls) the warmup spans ``warmup`` of the first
+        call's batches.
+
+    Notes
+    -----
+    The loss's scale changes with ``q``, so during the warmup the recorded
+    ``train_loss`` of successive epochs is not comparable, and an early stop
+    on it (``n_iter_no_change``) should wait until the warmup has ended.
 
     Attributes
     ----------
@@ -48,6 +56,8 @@ class QWarmup(Callback):
         Length of the warmup, in steps (set by the first training call).
     target_q_ : float
         The loss's ``q``, reached at the end of the warmup.
+    held_ : bool
+        Whether :meth:`hold` made the warmup span the first call's batches.
 
     Examples
     --------
@@ -77,7 +87,12 @@ class QWarmup(Callback):
         self.step_ = 0
         self.warmup_steps_: int | None = None
         self.target_q_: float | None = None
+        self.held_ = False
         return self
+
+    def hold(self) -> None:
+        """Warm up over the first training call's batches (no known total)."""
+        self.held_ = True
 
     def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any):
         """Read the target ``q`` and fix the warmup's length (first call only)."""
@@ -96,7 +111,12 @@ class QWarmup(Callback):
             per_epoch = max(
                 1, count(X) if count else math.ceil(len(X) / net.batch_size)
             )
-        epochs = self.max_epochs if self.max_epochs is not None else net.max_epochs
+        if self.held_:  # partial_fit: a fraction of this call's batches
+            epochs = 1
+        elif self.max_epochs is not None:
+            epochs = self.max_epochs
+        else:
+            epochs = net.max_epochs
         self.warmup_steps_ = max(1, int(round(self.warmup * int(epochs) * per_epoch)))
 
     def on_batch_begin(

@@ -278,7 +278,7 @@ class ConvEncoder(nn.Module):
         self.features = nn.Sequential(*layers)
         self.channels_last = channels_last
         if channels_last:  # the convolutions' weights in the layout of the input
-            self.features.to(memory_format=torch.channels_last)
+            self.features.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.pooled_stages = pooled_stages
         width = sum(self.stage_widths[n_stages - pooled_stages :])

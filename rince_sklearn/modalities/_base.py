@@ -159,7 +159,9 @@ class Modality:
         "encoder_kwargs": {},
         "embedding_dim": 64,
     }
-    #: ``embedding_dim="auto"`` with an encoder class that is not the default
+    #: ``embedding_dim="auto"`` with an encoder class passed by the user (even
+    #: the default encoder's own class): its width, unless ``encoder_kwargs``
+    #: sets one
     FALLBACK_EMBEDDING_DIM: int = 64
 
     def defaults(self, estimator: ModalityHost, n_samples: int) -> dict[str, Any]:
