@@ -1,4 +1,4 @@
-"""skorch callbacks that the estimator adds by default (and users may replace)."""
+"""skorch callbacks: the default learning-rate schedule, and RINCE's q warmup."""
 
 from .q_warmup import QWarmup
 from .schedule import WarmupCosineLR, warmup_cosine_factor
