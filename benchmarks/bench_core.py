@@ -34,12 +34,13 @@ from rince_sklearn.encoders import MLPEncoder, ProjectionHead
 RESULTS = Path(__file__).parent / "results" / "core.md"
 
 
-def hand_written_fit(X, *, epochs, batch_size, seed, embedding_dim=64, lr=1e-3):
+def hand_written_fit(X, *, epochs, batch_size, seed, lr=1e-3):
     """What a user would write in plain torch for the same training."""
     torch.manual_seed(seed)
     data = torch.tensor(X, dtype=torch.float32)
-    encoder = MLPEncoder(X.shape[1], embedding_dim)
-    head = ProjectionHead(embedding_dim, 64)
+    # the default embedding: the MLP's last hidden layer, no output layer
+    encoder = MLPEncoder(X.shape[1], embedding_dim=None)
+    head = ProjectionHead(encoder.embedding_dim, 64)
     params = list(encoder.parameters()) + list(head.parameters())
     optimizer = torch.optim.Adam(params, lr=lr)
     # as the estimator does: donors from the training set, equal batches
