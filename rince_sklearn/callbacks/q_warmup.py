@@ -11,10 +11,11 @@ rest of the fit.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from skorch.callbacks import Callback
+
+from .schedule import steps_per_epoch
 
 __all__ = ["QWarmup"]
 
@@ -105,12 +106,7 @@ class QWarmup(Callback):
         self.target_q_ = float(criterion.q)
         if self.warmup_steps_ is not None:
             return  # a later call continues the warmup
-        count = getattr(net, "batches_per_epoch", None)  # rince_sklearn's nets
-        per_epoch = 1
-        if X is not None:
-            per_epoch = max(
-                1, count(X) if count else math.ceil(len(X) / net.batch_size)
-            )
+        per_epoch = steps_per_epoch(net, X)
         if self.held_:  # partial_fit: a fraction of this call's batches
             epochs = 1
         elif self.max_epochs is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from skorch.callbacks import Callback
 
-__all__ = ["WarmupCosineLR", "warmup_cosine_factor"]
+__all__ = ["WarmupCosineLR", "steps_per_epoch", "warmup_cosine_factor"]
 
 
 def warmup_cosine_factor(
@@ -62,6 +62,19 @@ def warmup_cosine_factor(
     return final_lr_ratio + (1 - final_lr_ratio) * 0.5 * (
         1 + math.cos(math.pi * progress)
     )
+
+
+def steps_per_epoch(net: Any, X: Any) -> int:
+    """Return the optimiser steps of one pass over ``X`` (1 when X is None).
+
+    As the training loader cuts them: rince_sklearn's nets say it
+    (``batches_per_epoch``: equal batches; in distributed training, over the
+    global data); other nets count ``ceil(len(X) / batch_size)``.
+    """
+    if X is None:
+        return 1
+    count = getattr(net, "batches_per_epoch", None)
+    return max(1, count(X) if count else math.ceil(len(X) / net.batch_size))
 
 
 class WarmupCosineLR(Callback):
@@ -137,15 +150,7 @@ class WarmupCosineLR(Callback):
         """Fix the schedule's length from the first training call's data."""
         if self.warmup_steps_ is not None:
             return  # a later call continues the schedule
-        if X is not None:
-            # the optimiser steps of one pass, as the training loader cuts them
-            # (equal batches; in distributed training, over the global data)
-            count = getattr(net, "batches_per_epoch", None)  # rince_sklearn's nets
-            per_epoch = max(
-                1, count(X) if count else math.ceil(len(X) / net.batch_size)
-            )
-        else:
-            per_epoch = 1
+        per_epoch = steps_per_epoch(net, X)
         if self.max_epochs is None or self.held_:
             self.total_steps_ = None
             basis = per_epoch
