@@ -169,7 +169,10 @@ class _Positives:
     Sums over the views that share an anchor's label are taken by class: a
     product with the ``(2N, k)`` one-hot matrix of the batch's ``k`` labels.
     The positives' weights are ``own`` for the anchor's own other view and
-    ``other`` for each same-label view (see :func:`_positive_weights`).
+    ``other`` for each same-label view: with ``own_view_weight`` None,
+    ``1 / |P|`` each; with a number ``w``, ``w`` and ``(1 - w) / (|P| - 1)``;
+    an anchor without same-label positives puts all its weight on its own
+    view.
 
     Parameters
     ----------
@@ -211,23 +214,22 @@ class _Positives:
         sums = (values @ self.onehot).gather(1, self.codes[:, None]).squeeze(1)
         return sums * self.labelled
 
+    def other_mask(self) -> Tensor:
+        """Return the ``(2N, 2N)`` mask of each anchor's same-label positives.
+
+        The anchor itself and its own other view are left out (for the
+        log-space path of very small temperatures, which needs a mask).
+        """
+        mask = (self.onehot @ self.onehot.T) > 0  # (2N, 2N), by shared label
+        n2 = mask.shape[0]
+        index = torch.arange(n2, device=mask.device)
+        mask[index, index] = False
+        mask[index, index.roll(n2 // 2)] = False
+        return mask
+
     def weighted(self, own_values: Tensor, other_sums: Tensor) -> Tensor:
         """Return ``sum_p w_p v_p`` from the own view's value and the others' sum."""
         return self.own * own_values + self.other * other_sums
-
-
-def _positive_mask(labels: Tensor) -> Tensor:
-    """Return the ``(2N, 2N)`` mask of each anchor's positives.
-
-    An anchor's positives are its other view (row ``i +- N``) and, when its
-    label is not negative (unlabelled), every other view with the same label.
-    """
-    n2 = labels.shape[0]
-    index = torch.arange(n2, device=labels.device)
-    mask = (labels[:, None] == labels[None, :]) & (labels[:, None] >= 0)
-    mask[index, index.roll(n2 // 2)] = True  # the own other view, always
-    mask.fill_diagonal_(False)  # never the anchor itself
-    return mask
 
 
 def _check_own_view_weight(own_view_weight: float | None) -> None:
@@ -242,66 +244,6 @@ def _check_own_view_weight(own_view_weight: float | None) -> None:
             "own_view_weight must be None (every positive weighs the same) or a "
             f"number in [0, 1], got {own_view_weight!r}."
         )
-
-
-def _positive_weights(
-    mask: Tensor, own_view_weight: float | None, dtype: torch.dtype
-) -> Tensor:
-    """Return each anchor's weights over its positives, ``(2N, 2N)``, rows summing to 1.
-
-    ``None``: ``1 / |P|`` for every positive. A number ``w``: ``w`` for the
-    anchor's own other view and ``(1 - w) / (|P| - 1)`` for each same-label
-    positive; an anchor without same-label positives puts all its weight on
-    its own other view.
-    """
-    n_pos = mask.sum(dim=1)  # (2N,), >= 1: the own other view
-    if own_view_weight is None:
-        return mask.to(dtype) / n_pos[:, None].to(dtype)
-    n2 = mask.shape[0]
-    index = torch.arange(n2, device=mask.device)
-    own = index.roll(n2 // 2)
-    n_other = (n_pos - 1).to(dtype)
-    others = n_other > 0
-    weight_other = torch.where(
-        others, (1.0 - own_view_weight) / n_other.clamp(min=1.0), 0.0
-    )  # (2N,)
-    weights = mask.to(dtype) * weight_other[:, None]  # (2N, 2N)
-    own_weight = torch.where(others, float(own_view_weight), 1.0).to(dtype)
-    return weights.index_put((index, own), own_weight)
-
-
-def _supervised_scores(
-    z1: Tensor,
-    z2: Tensor,
-    temperature: float,
-    labels: Tensor,
-    own_view_weight: float | None = None,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Return the log-softmax of the scores, the positives, their weights, ``log S``.
-
-    ``log_p`` is ``(2N, 2N)``, ``s(a, b) - log S_a`` in at least float32 with
-    ``-inf`` on the diagonal; ``mask`` marks each anchor's positives and
-    ``weights`` (``(2N, 2N)``, rows summing to 1) weigh them (see
-    :func:`_positive_weights`); ``log_s`` is ``(2N,)``. One fused log-softmax
-    serves both losses: torch's is faster forward and backward than
-    ``logsumexp``.
-    """
-    _check_views(z1, z2)
-    dtype = torch.promote_types(z1.dtype, torch.float32)
-    with torch.autocast(device_type=z1.device.type, enabled=False):
-        z = F.normalize(torch.cat([z1, z2], dim=0).to(dtype), dim=1)  # (2N, d)
-        sim = z @ z.T / temperature  # (2N, 2N)
-        sim.fill_diagonal_(float("-inf"))
-        log_p = F.log_softmax(sim, dim=1)  # (2N, 2N)
-        # log S = s+ - log p+ with the own other view, read as in _anchor_scores
-        n = z1.shape[0]
-        s_pos = (z[:n] * z[n:]).sum(dim=1) / temperature  # (N,)
-        target = torch.arange(2 * n, device=z.device).roll(n)  # (2N,)
-        log_s = torch.cat([s_pos, s_pos]) + F.nll_loss(
-            log_p, target, reduction="none"
-        )  # (2N,)
-    mask = _positive_mask(labels.to(z.device))
-    return log_p, mask, _positive_weights(mask, own_view_weight, log_p.dtype), log_s
 
 
 def _power_terms(
@@ -505,12 +447,20 @@ def rince(
                 )  # sum_p w_p exp(q s_p) > 0
                 log_positive = torch.log(mean)  # (2N,)
         else:  # very small temperatures: in log space, with a (2N, 2N) mask
-            log_p, mask, weights, log_s = _supervised_scores(
-                z1, z2, temperature, labels, own_view_weight
-            )
-            # log sum_p w_p exp(q s_p) = q log S + log sum_p w_p p_p ** q
-            scaled = (q * log_p + torch.log(weights)).masked_fill(~mask, -math.inf)
-            log_positive = q * log_s + torch.logsumexp(scaled, dim=1)  # (2N,)
+            _, sim, s_pos, log_s = _scores(z1, z2, temperature)
+            with torch.autocast(device_type=sim.device.type, enabled=False):
+                positives = _Positives(
+                    labels.to(sim.device), own_view_weight, sim.dtype
+                )
+                # log sum_p w_p exp(q s_p) = q log S + log sum_p w_p p_p ** q,
+                # with log p = s - log S <= 0: the own view in a column of its
+                # own, so that no row is all -inf
+                log_p = sim - log_s[:, None]  # (2N, 2N), -inf on the diagonal
+                own = torch.log(positives.own) + q * (s_pos - log_s)  # (2N,)
+                rest = q * log_p + torch.log(positives.other)[:, None]
+                rest = rest.masked_fill(~positives.other_mask(), -math.inf)
+                terms = torch.cat([own[:, None], rest], dim=1)  # (2N, 2N + 1)
+                log_positive = q * log_s + torch.logsumexp(terms, dim=1)  # (2N,)
     log_partition = q * (math.log(lam) + log_s)  # (2N,), log (lam S)^q
     # s <= 1 / temperature and S <= (2N - 1) exp(1 / temperature): the largest
     # exponent either term can reach, known without reading the tensors
