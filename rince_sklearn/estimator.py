@@ -765,7 +765,7 @@ default="rince"
             )
         return int(width)
 
-    def _hold_lr_schedule(self) -> None:
+    def _hold_schedules(self) -> None:
         """Stop the schedules' decay: ``partial_fit`` has no known end.
 
         Every :class:`~rince_sklearn.callbacks.WarmupCosineLR` (the default one
@@ -835,7 +835,7 @@ default="rince"
                     f"partial_fit needs at least 2 samples per chunk, got "
                     f"{len(source)}."
                 )
-            self._hold_lr_schedule()
+            self._hold_schedules()
             if self.verbose:  # one pass per call: the progress's total
                 dict(self.net_.callbacks_)["progress"].epochs = 1
             self.net_.partial_fit(source, None, epochs=1)

@@ -381,4 +381,3 @@ def test_labelled_losses_stay_in_float32_under_autocast(dtype, loss):
         got = loss(z1, z2, **kwargs)
     assert torch.isfinite(got)
     assert float(got) == pytest.approx(float(want), rel=1e-4)
-

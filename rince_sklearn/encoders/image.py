@@ -281,6 +281,8 @@ class ConvEncoder(nn.Module):
             self.features.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.pooled_stages = pooled_stages
+        # the layers after which a pooled stage's output is read (forward)
+        self._pooled_ends = frozenset(self.stage_ends[n_stages - pooled_stages :])
         width = sum(self.stage_widths[n_stages - pooled_stages :])
         # the pooled features are the embedding when the widths agree
         self.fc: nn.Module = _output_layer(width, embedding_dim)
@@ -294,9 +296,9 @@ class ConvEncoder(nn.Module):
         if self.pooled_stages == 1:
             h = self.pool(self.features(x)).flatten(1)  # (B, width)
             return self.fc(h)  # (B, embedding_dim)
-        pooled, first = [], self.stage_ends[-self.pooled_stages]
+        pooled = []
         for index, layer in enumerate(self.features):
             x = layer(x)
-            if index >= first and index in self.stage_ends:
+            if index in self._pooled_ends:
                 pooled.append(self.pool(x).flatten(1))  # (B, stage width)
         return self.fc(torch.cat(pooled, dim=1))  # (B, embedding_dim)
