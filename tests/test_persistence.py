@@ -639,3 +639,29 @@ def test_files_from_before_auto_width_and_own_view_weight_load(wine, tmp_path):
     old = RobustContrastiveEmbedder.load(tmp_path / "old.pt")
     assert old.embedding_dim_ == 16 and old.own_view_weight is None
     np.testing.assert_array_equal(old.transform(X), emb.transform(X))
+
+
+@pytest.mark.parametrize(
+    "fitted",
+    [
+        {"embedding_dim_": 10**12},  # a head as wide as that: never allocated
+        {"embedding_dim_": -3},
+        {"embedding_dim_": "wide"},
+        {"encoder_kwargs_": {"embedding_dim": None, "hidden_dims": [10**9, 10**9]}},
+    ],
+)
+def test_hostile_widths_are_refused_before_anything_is_built(saved, tmp_path, fitted):
+    path, _ = saved
+    tampered = _tamper(path, tmp_path / "w.pt", fitted=fitted)
+    with pytest.raises(ValueError):
+        RobustContrastiveEmbedder.load(tampered)
+
+
+def test_hostile_pooled_stages_in_an_image_model_are_refused(tmp_path):
+    X = np.random.default_rng(0).integers(0, 256, size=(16, 12, 12), dtype=np.uint8)
+    path = tmp_path / "img.pt"
+    RobustContrastiveEmbedder(max_epochs=1, random_state=0).fit(X).save(path)
+    kwargs = {"base_width": 32, "pooled_stages": 10**9, "embedding_dim": None}
+    tampered = _tamper(path, tmp_path / "p.pt", fitted={"encoder_kwargs_": kwargs})
+    with pytest.raises(ValueError, match="pooled_stages|cannot build"):
+        RobustContrastiveEmbedder.load(tampered)
