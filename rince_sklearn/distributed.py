@@ -364,26 +364,73 @@ def sum_gradients(parameters: Any, group: Any = None) -> None:
 
 
 # -- batch normalisation over the global batch ---------------------------------------
-class _AllReduceSum(torch.autograd.Function):
-    """Sum over all processes whose backward sums the gradients too.
+class _GlobalBatchNormFunction(torch.autograd.Function):
+    """Batch norm of this process's rows with given global statistics.
 
-    Every process's loss depends on the sum, hence on every process's part of
-    it: the gradient that reaches this process's part is the sum of all
-    processes' gradients with respect to the sum.
+    The forward pass is the fused native batch norm in inference form (``mean``
+    and ``var`` are the global batch's); the backward pass is the fused native
+    one in inference form (``g * weight * invstd`` and this process's
+    per-channel sums of ``g`` and ``g * x_hat``), plus the terms that flow
+    through the global statistics, from one all-reduce of those ``2C`` sums::
+
+        dx = weight * invstd * (g - (sum(g) + x_hat * sum(g * x_hat)) / N)
+
+    with sums over the global batch of ``N`` values per channel. The
+    parameter gradients returned are this process's sums (the data-parallel
+    wrapper adds them up over processes).
     """
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, group: Any) -> Tensor:
-        ctx.group = group
-        total = x.clone()
-        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
-        return total
+    def forward(
+        ctx: Any,
+        x: Tensor,
+        weight: Tensor | None,
+        bias: Tensor | None,
+        mean: Tensor,
+        var: Tensor,
+        n_global: Tensor,
+        eps: float,
+    ) -> Tensor:
+        ctx.eps = eps
+        ctx.has_weight, ctx.has_bias = weight is not None, bias is not None
+        ctx.save_for_backward(x, weight, mean, var, n_global)
+        if x.numel() == 0:  # no row here (the native kernel divides by zero)
+            return x.clone()
+        return nn.functional.batch_norm(x, mean, var, weight, bias, False, 0.0, eps)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        total = grad.contiguous().clone()
-        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=ctx.group)
-        return total, None
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, ...]:
+        x, weight, mean, var, n_global = ctx.saved_tensors
+        c = x.shape[1]
+        w = weight if ctx.has_weight else x.new_ones(c)
+        if x.numel() == 0:  # no row here: this process adds nothing to the sums
+            dx0, sum_gx, sum_g = torch.zeros_like(x), x.new_zeros(c), x.new_zeros(c)
+        else:  # g * w * invstd; this process's sum(g * x_hat) and sum(g), (C,) each
+            dx0, sum_gx, sum_g = torch.ops.aten.native_batch_norm_backward(
+                g, x, w, mean, var, None, None, False, ctx.eps, [True, True, True]
+            )
+        local = torch.cat([sum_g, sum_gx]).double()
+        total = local.to(_comm_device())
+        dist.all_reduce(total, op=dist.ReduceOp.SUM)
+        total = total.to(x.device)
+        invstd = torch.rsqrt(var.double() + ctx.eps)  # (C,)
+        scale = w.double() * invstd / n_global.double()  # (C,)
+        # dx = dx0 - (x - mean) * invstd * scale * sum_gx - scale * sum_g
+        slope = scale * invstd * total[c:]  # (C,)
+        offset = scale * total[:c] - slope * mean.double()  # (C,)
+        shape = [1, c] + [1] * (x.ndim - 2)
+        dx = dx0 - torch.addcmul(
+            offset.to(x.dtype).view(shape), x, slope.to(x.dtype).view(shape)
+        )
+        return (
+            dx,
+            sum_gx if ctx.has_weight else None,
+            sum_g if ctx.has_bias else None,
+            None,
+            None,
+            None,
+            None,
+        )
 
 
 class _GatheredBatchNorm:
@@ -394,8 +441,10 @@ class _GatheredBatchNorm:
     float64) gives the global batch's mean and (biased) variance, and each
     process normalises its own rows with them, as a single process would
     normalise the global batch; the running statistics are updated alike on
-    every process. The backward pass needs one more all-reduce of ``2C + 1``
-    numbers. Otherwise it is the plain batch norm.
+    every process. The backward pass needs one more all-reduce of ``2C``
+    numbers. Both passes use torch's fused batch-norm kernels on the
+    process's rows (``_GlobalBatchNormFunction``). Otherwise it is the plain
+    batch norm.
     """
 
     def forward(self, input: Tensor) -> Tensor:
@@ -408,23 +457,29 @@ class _GatheredBatchNorm:
         n_local = input.numel() // c
         # this process's statistics (fused, stable), then the global ones from
         # per-channel sums in float64: n_r * mean_r and n_r * (var_r + mean_r^2)
-        if n_local:
-            var_r, mean_r = torch.var_mean(input, dims, correction=0)  # (C,) each
-            mean_r, var_r = mean_r.double(), var_r.double()
-        else:  # this process holds no row of the batch: it adds nothing
-            mean_r = var_r = input.new_zeros(c, dtype=torch.float64)
-        count = mean_r.new_tensor([float(n_local)])
-        local = torch.cat([n_local * mean_r, n_local * (var_r + mean_r**2), count])
-        total = _AllReduceSum.apply(local.to(_comm_device()), None).to(input.device)
-        n = total[-1].detach()  # a 0-d tensor: no host sync per layer
-        mean = total[:c] / n  # (C,) float64
-        var = (total[c : 2 * c] / n - mean * mean).clamp(min=0)  # (C,) biased
-        shape = [1, c] + [1] * (input.ndim - 2)
-        out = (input - mean.to(input.dtype).view(shape)) * torch.rsqrt(var + bn.eps).to(
-            input.dtype
-        ).view(shape)
-        if bn.affine:
-            out = out * bn.weight.view(shape) + bn.bias.view(shape)
+        with torch.no_grad():
+            if n_local:
+                var_r, mean_r = torch.var_mean(input, dims, correction=0)  # (C,)
+                mean_r, var_r = mean_r.double(), var_r.double()
+            else:  # this process holds no row of the batch: it adds nothing
+                mean_r = var_r = input.new_zeros(c, dtype=torch.float64)
+            count = mean_r.new_tensor([float(n_local)])
+            total = torch.cat([n_local * mean_r, n_local * (var_r + mean_r**2), count])
+            total = total.to(_comm_device())
+            dist.all_reduce(total, op=dist.ReduceOp.SUM)
+            total = total.to(input.device)
+            n = total[-1]  # a 0-d tensor: no host sync per layer
+            mean = total[:c] / n  # (C,) float64
+            var = (total[c : 2 * c] / n - mean * mean).clamp(min=0)  # (C,) biased
+        out = _GlobalBatchNormFunction.apply(
+            input,
+            bn.weight if bn.affine else None,
+            bn.bias if bn.affine else None,
+            mean.to(input.dtype),
+            var.to(input.dtype),
+            n,
+            bn.eps,
+        )
         if bn.track_running_stats:
             with torch.no_grad():
                 bn.num_batches_tracked += 1

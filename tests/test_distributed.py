@@ -168,9 +168,51 @@ def _empty_rank_batch_norm() -> dict:
     """Rank 1 holds no row of the batch: the statistics are rank 0's alone."""
     torch.manual_seed(0)
     x = torch.randn(6, 3) if rank() == 0 else torch.zeros(0, 3)
+    x.requires_grad_(True)
     gathered = convert_batchnorm(torch.nn.BatchNorm1d(3)).train()
     out = gathered(x)
-    return {"out": out.detach(), "running_var": gathered.running_var.clone()}
+    (out * torch.arange(out.numel()).view_as(out)).sum().backward()
+    return {
+        "out": out.detach(),
+        "running_var": gathered.running_var.clone(),
+        "grad_x": x.grad,
+        "grad_weight": gathered.weight.grad,
+    }
+
+
+def _bn2d_data() -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """A global batch of 7 channels-last images, a loss weighting, the shards."""
+    g = torch.Generator().manual_seed(3)
+    x = 2 + 3 * torch.randn(7, 4, 5, 5, generator=g, dtype=torch.float64)
+    weights = torch.randn(7, 4, 5, 5, generator=g, dtype=torch.float64)
+    return x.to(memory_format=torch.channels_last), weights, shard_sizes(7, N_PROCS)
+
+
+def _bn2d_layer() -> torch.nn.BatchNorm2d:
+    layer = torch.nn.BatchNorm2d(4).double().train()
+    with torch.no_grad():  # not the identity, so that every term is tested
+        layer.weight.copy_(torch.tensor([0.5, -1.0, 2.0, 1.5]))
+        layer.bias.copy_(torch.tensor([0.1, 0.2, -0.3, 0.0]))
+    return layer
+
+
+def _batch_norm_2d_check() -> dict:
+    """This rank's rows (uneven shards) through a gathered BatchNorm2d."""
+    x, weights, sizes = _bn2d_data()
+    start = sum(sizes[: rank()])
+    rows = slice(start, start + sizes[rank()])
+    local = x[rows].clone().requires_grad_(True)
+    layer = convert_batchnorm(_bn2d_layer())
+    out = layer(local)
+    (out * weights[rows]).sum().backward()
+    return {
+        "out": out.detach(),
+        "grad_x": local.grad,
+        "grad_weight": layer.weight.grad,
+        "grad_bias": layer.bias.grad,
+        "running_var": layer.running_var.clone(),
+        "rows": (rows.start, rows.stop),
+    }
 
 
 def _worker(folder: str) -> None:
@@ -179,6 +221,7 @@ def _worker(folder: str) -> None:
     results = {
         "world_size": world_size(),
         "empty_rank_bn": _empty_rank_batch_norm(),
+        "bn2d": _batch_norm_2d_check(),
         "gather": _gather_check(),
         "anchors": _anchor_check(),
         "step": _one_step(DistributedEmbedder, X),
@@ -491,6 +534,38 @@ def test_gathered_batch_norm_with_a_rank_that_holds_no_row(distributed_results):
     torch.testing.assert_close(results[0]["empty_rank_bn"]["out"], expected)
     for r in results:  # the same running statistics everywhere, none NaN
         torch.testing.assert_close(r["empty_rank_bn"]["running_var"], plain.running_var)
+    # gradients: rank 0's rows get the single-process gradient, rank 1's none
+    x.requires_grad_(True)
+    plain = torch.nn.BatchNorm1d(3).train()
+    out = plain(x)
+    (out * torch.arange(out.numel()).view_as(out)).sum().backward()
+    torch.testing.assert_close(results[0]["empty_rank_bn"]["grad_x"], x.grad)
+    assert results[1]["empty_rank_bn"]["grad_x"].shape == (0, 3)
+    weight_grad = sum(r["empty_rank_bn"]["grad_weight"] for r in results)
+    torch.testing.assert_close(weight_grad, plain.weight.grad)
+
+
+def test_gathered_batch_norm_2d_equals_one_process_forward_and_backward(
+    distributed_results,
+):
+    """Uneven shards of channels-last images: outputs, input gradients and
+    (summed over ranks) parameter gradients equal one process's batch norm of
+    the global batch."""
+    _, results = distributed_results
+    x, weights, _ = _bn2d_data()
+    x.requires_grad_(True)
+    layer = _bn2d_layer()
+    out = layer(x)
+    (out * weights).sum().backward()
+    for r in results:
+        start, stop = r["bn2d"]["rows"]
+        torch.testing.assert_close(r["bn2d"]["out"], out.detach()[start:stop])
+        torch.testing.assert_close(r["bn2d"]["grad_x"], x.grad[start:stop])
+        torch.testing.assert_close(r["bn2d"]["running_var"], layer.running_var)
+    for name in ("grad_weight", "grad_bias"):
+        total = sum(r["bn2d"][name] for r in results)
+        expected = getattr(layer, name[5:]).grad
+        torch.testing.assert_close(total, expected)
 
 
 def test_progress_output_trains_the_same_model(distributed_results):
