@@ -402,7 +402,7 @@ class _GlobalBatchNormFunction(torch.autograd.Function):
     def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, ...]:
         x, weight, mean, var, n_global = ctx.saved_tensors
         c = x.shape[1]
-        w = weight if ctx.has_weight else x.new_ones(c)
+        w = weight if ctx.has_weight else mean.new_ones(c)
         if x.numel() == 0:  # no row here: this process adds nothing to the sums
             dx0, sum_gx, sum_g = torch.zeros_like(x), x.new_zeros(c), x.new_zeros(c)
         else:  # g * w * invstd; this process's sum(g * x_hat) and sum(g), (C,) each
@@ -471,12 +471,15 @@ class _GatheredBatchNorm:
             n = total[-1]  # a 0-d tensor: no host sync per layer
             mean = total[:c] / n  # (C,) float64
             var = (total[c : 2 * c] / n - mean * mean).clamp(min=0)  # (C,) biased
+        # statistics in float32 at least: torch's kernels take bfloat16 and
+        # float16 input only with float32 statistics and parameters
+        stat_dtype = torch.promote_types(input.dtype, torch.float32)
         out = _GlobalBatchNormFunction.apply(
             input,
             bn.weight if bn.affine else None,
             bn.bias if bn.affine else None,
-            mean.to(input.dtype),
-            var.to(input.dtype),
+            mean.to(stat_dtype),
+            var.to(stat_dtype),
             n,
             bn.eps,
         )

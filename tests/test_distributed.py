@@ -196,13 +196,19 @@ def _bn2d_layer() -> torch.nn.BatchNorm2d:
     return layer
 
 
-def _batch_norm_2d_check() -> dict:
-    """This rank's rows (uneven shards) through a gathered BatchNorm2d."""
+def _batch_norm_2d_check(dtype: torch.dtype = torch.float64) -> dict:
+    """This rank's rows (uneven shards) through a gathered BatchNorm2d.
+
+    ``dtype``: of the input; a bfloat16 input meets float32 parameters, as
+    under ``precision="bf16-mixed"``.
+    """
     x, weights, sizes = _bn2d_data()
     start = sum(sizes[: rank()])
     rows = slice(start, start + sizes[rank()])
-    local = x[rows].clone().requires_grad_(True)
+    local = x[rows].to(dtype).requires_grad_(True)
     layer = convert_batchnorm(_bn2d_layer())
+    if dtype == torch.bfloat16:
+        layer.float()
     out = layer(local)
     (out * weights[rows]).sum().backward()
     return {
@@ -222,6 +228,7 @@ def _worker(folder: str) -> None:
         "world_size": world_size(),
         "empty_rank_bn": _empty_rank_batch_norm(),
         "bn2d": _batch_norm_2d_check(),
+        "bn2d_bf16": _batch_norm_2d_check(torch.bfloat16),
         "gather": _gather_check(),
         "anchors": _anchor_check(),
         "step": _one_step(DistributedEmbedder, X),
@@ -566,6 +573,36 @@ def test_gathered_batch_norm_2d_equals_one_process_forward_and_backward(
         total = sum(r["bn2d"][name] for r in results)
         expected = getattr(layer, name[5:]).grad
         torch.testing.assert_close(total, expected)
+
+
+def test_gathered_batch_norm_takes_bfloat16_input_with_float32_parameters(
+    distributed_results,
+):
+    """Mixed precision: bfloat16 activations, float32 parameters and
+    statistics, as one process's batch norm does under bf16 autocast."""
+    _, results = distributed_results
+    x, weights, _ = _bn2d_data()
+    x = x.to(torch.bfloat16).requires_grad_(True)
+    layer = _bn2d_layer().float()
+    out = layer(x)
+    (out * weights).sum().backward()
+    for r in results:
+        start, stop = r["bn2d_bf16"]["rows"]
+        assert r["bn2d_bf16"]["out"].dtype == torch.bfloat16
+        torch.testing.assert_close(
+            r["bn2d_bf16"]["out"].float(),
+            out.detach()[start:stop].float(),
+            atol=0.05,
+            rtol=0.02,
+        )
+        torch.testing.assert_close(
+            r["bn2d_bf16"]["grad_x"].float(),
+            x.grad[start:stop].float(),
+            atol=0.05,
+            rtol=0.02,
+        )
+    total = sum(r["bn2d_bf16"]["grad_weight"] for r in results)
+    torch.testing.assert_close(total, layer.weight.grad, atol=0.5, rtol=0.02)
 
 
 def test_progress_output_trains_the_same_model(distributed_results):
