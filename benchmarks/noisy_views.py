@@ -36,7 +36,14 @@ Sub-commands
 ``crops``
     The natural source of noisy views on images: random crops whose area is a
     fraction ``--crop-scales`` of the image, from crops that keep the object to
-    crops too small to keep it; InfoNCE against RINCE, ``noise_rate=0``.
+    crops too small to keep it (the image default's other views); InfoNCE
+    against RINCE, ``noise_rate=0``.
+
+``lr`` and ``temperature`` are the estimator's per-modality defaults
+(``"auto"``) unless ``--lr`` or ``--temperature`` sets one for every fit. The
+encoders are the first study's small fixed ones (64-wide embeddings; 32 on
+tables; a 16-channel CNN) unless ``--encoder default`` uses the estimator's
+default encoder and widths.
 ``report``
     Rebuild the markdown table and the plot from a CSV.
 
@@ -258,13 +265,23 @@ def graph_split(n_train: int, n_test: int, split_seed: int) -> Split:
 
 
 def make_split(modality: str, args: argparse.Namespace) -> Split:
-    """Load one modality's data at the sizes of ``args``."""
+    """Load one modality's data at the sizes of ``args``.
+
+    With ``args.encoder == "default"`` the fits use the estimator's default
+    encoder and widths (``"auto"``) instead of the first study's small fixed
+    ones (``"study"``).
+    """
     if modality == "tabular":
-        return tabular_split(args.tabular, args.split_seed, args.max_rows)
-    n_train, n_test = args.n_train[modality], args.n_test[modality]
-    if modality == "image":
-        return image_split(n_train, n_test, args.split_seed)
-    return graph_split(n_train, n_test, args.split_seed)
+        split = tabular_split(args.tabular, args.split_seed, args.max_rows)
+    else:
+        n_train, n_test = args.n_train[modality], args.n_test[modality]
+        if modality == "image":
+            split = image_split(n_train, n_test, args.split_seed)
+        else:
+            split = graph_split(n_train, n_test, args.split_seed)
+    if getattr(args, "encoder", "study") == "default":
+        split.params = {}
+    return split
 
 
 # -- one run ----------
@@ -315,8 +332,8 @@ def run_one(
     eta: float,
     seed: int,
     epochs: int,
-    temperature: float = 0.5,
-    lr: float = 1e-3,
+    temperature: float | str = "auto",
+    lr: float | str = "auto",
     augmentation: Any = "auto",
 ) -> dict:
     """Train one embedder and return its row of results (accuracies in [0, 1])."""
@@ -477,7 +494,10 @@ def run_grid(args: argparse.Namespace) -> Path:
 def run_crops(args: argparse.Namespace) -> Path:
     """Crop scale as the noise: InfoNCE against RINCE on images, no noise_rate."""
     from rince_sklearn.augment import default_image_augmentation
+    from rince_sklearn.modalities.image import ImageModality
 
+    # the image default's views, with the crop scale under study
+    views = ImageModality.DEFAULTS["augmentation"]
     path = args.out_dir / f"{args.name}.csv"
     writer = RowWriter(path, args.resume)
     settings = loss_settings(args.qs, args.lams)
@@ -514,7 +534,9 @@ def run_crops(args: argparse.Namespace) -> Path:
                             epochs=epochs,
                             temperature=args.temperature,
                             lr=args.lr,
-                            augmentation=default_image_augmentation(crop_scale=scale),
+                            augmentation=default_image_augmentation(
+                                **{**views, "crop_scale": scale}
+                            ),
                         )
                     )
                     writer.write(row)
@@ -542,16 +564,19 @@ def _frame(rows: list[dict]):
 
     df = pd.DataFrame(rows)
     df = df[~df["loss"].isin(["raw", "untrained"])].copy()  # see raw_baselines
-    for col in ("eta", "val_acc", "test_acc", "fit_seconds", "temperature"):
+    for col in ("eta", "val_acc", "test_acc", "fit_seconds"):
         df[col] = df[col].astype(float)
+    # "auto" (the modality's default) reads as NaN
+    df["temperature"] = pd.to_numeric(df["temperature"], errors="coerce")
     df["epochs"] = df["epochs"].astype(int)
     df["setting"] = np.where(
         df["loss"] == "infonce",
         "InfoNCE",
         "RINCE q=" + df["q"].astype(str) + " lam=" + df["lam"].astype(str),
     )
-    # a temperature other than the default is part of the setting's name
-    other = df["temperature"] != 0.5
+    # an explicit temperature is part of the setting's name (0.5 was the
+    # default of the runs made before "auto")
+    other = df["temperature"].notna() & (df["temperature"] != 0.5)
     df.loc[other, "setting"] += " t=" + df.loc[other, "temperature"].astype(str)
     df["crop_scale"] = df["crop_scale"].fillna("").astype(str)
     return df
@@ -788,6 +813,10 @@ def _per_modality(values: list[str] | None, default: dict) -> dict:
     return out
 
 
+def _float_or_auto(text: str) -> float | str:
+    return text if text == "auto" else float(text)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -813,9 +842,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-train", type=int, help="images/graphs for training")
     parser.add_argument("--n-test", type=int, help="images/graphs for testing")
     parser.add_argument("--crop-scales", nargs="+", help="LOW-HIGH crop area ranges")
-    parser.add_argument("--temperature", type=float, default=0.5)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--temperature",
+        type=_float_or_auto,
+        default="auto",
+        help="the estimator's temperature (default: auto, the modality's)",
+    )
+    parser.add_argument(
+        "--lr",
+        type=_float_or_auto,
+        default="auto",
+        help="the estimator's learning rate (default: auto, the modality's)",
+    )
     parser.add_argument("--split-seed", type=int, default=0)
+    parser.add_argument(
+        "--encoder",
+        choices=["study", "default"],
+        default="study",
+        help="study: the first study's small fixed encoders and widths; "
+        "default: the estimator's defaults (encoder, widths, all 'auto')",
+    )
     parser.add_argument(
         "--threads",
         type=int,
