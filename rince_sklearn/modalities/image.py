@@ -375,7 +375,7 @@ class ImageModality(Modality):
     DEFAULTS: dict[str, Any] = {
         "lr": 1e-3,
         "temperature": 0.2,
-        "max_epochs": 30,
+        "max_epochs": 60,
         "encoder_kwargs": {"base_width": 32, "pooled_stages": None},
         "embedding_dim": None,  # the encoder's last layer, no output layer
         "augmentation": {
