@@ -11,7 +11,8 @@ LogisticRegression fitted on the training data and scored on held-out data.
   features under it are probed too (``pooled``), from the same fit;
 - ``graph``: Fashion-MNIST superpixel graphs, 5,000 training / 2,000 test
   images, trained and untrained (``lr=1e-12``) with the same parameters;
-  ``--graph-views`` sets ``default_graph_augmentation``'s keywords;
+  ``--graph-views`` sets ``default_graph_augmentation``'s keywords,
+  ``--graph-members`` the augmentations drawn per graph;
 - ``tabular``: ``--datasets`` of ``bench_quality.py``, 50/50 splits over
   ``--seeds``; the last hidden layer is probed too (``hidden``).
 
@@ -77,6 +78,17 @@ def run_graph(args, params) -> dict:
     g_train, y_train, g_test, y_test = superpixel_graphs(5000, 2000)
     if args.graph_views is not None:
         params["augmentation"] = default_graph_augmentation(**args.graph_views)
+    if args.graph_members is not None:  # [[class name, {keywords}], ...]
+        from rince_sklearn.augment import GraphRandomChoice
+        from rince_sklearn.augment import graph as views
+
+        known = {n: getattr(views, n) for n in views.__all__ if n[0].isupper()}
+        unknown = [name for name, _ in args.graph_members if name not in known]
+        if unknown:
+            raise SystemExit(f"--graph-members: unknown {unknown}; known: {known}")
+        params["augmentation"] = GraphRandomChoice(
+            [known[name](**kw) for name, kw in args.graph_members]
+        )
     out = {}
     for name, extra in [
         ("untrained", {"max_epochs": 1, "lr": 1e-12, "lr_schedule": None}),
@@ -127,6 +139,13 @@ def main(argv=None) -> None:
     parser.add_argument("modality", choices=["image", "graph", "tabular"])
     parser.add_argument("--params", type=json.loads, default={}, help="JSON")
     parser.add_argument("--graph-views", type=json.loads, default=None, help="JSON")
+    parser.add_argument(
+        "--graph-members",
+        type=json.loads,
+        default=None,
+        help="JSON list of [name, {keywords}] of rince_sklearn.augment.graph "
+        'classes, one drawn per graph, e.g. [["NodeDropping", {"rate": 0.2}]]',
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--n", type=int, default=10_000, help="image: training images")
     parser.add_argument("--seed", type=int, default=0)
