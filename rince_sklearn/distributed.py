@@ -116,6 +116,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 from torch.nn.parallel import DistributedDataParallel
 
 from ._net import ContrastiveNet
@@ -399,6 +400,7 @@ class _GlobalBatchNormFunction(torch.autograd.Function):
         return nn.functional.batch_norm(x, mean, var, weight, bias, False, 0.0, eps)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, ...]:
         x, weight, mean, var, n_global = ctx.saved_tensors
         c = x.shape[1]
