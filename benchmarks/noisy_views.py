@@ -610,10 +610,19 @@ def _pm(values) -> str:
 
 
 def best_rince(group) -> str:
-    """The RINCE setting with the highest mean validation accuracy in ``group``."""
+    """The RINCE setting with the highest mean validation accuracy in ``group``.
+
+    Settings are compared on the seeds that every one of them ran.
+    """
     rince = group[group["loss"] == "rince"]
     if rince.empty:
         return ""
+    # compare the settings on the seeds that all of them ran (the grid's):
+    # the chosen one, run on more seeds afterwards, is not re-judged on others
+    seeds = rince.groupby("setting")["seed"].agg(lambda s: set(s.astype(str)))
+    common = set.intersection(*seeds)
+    if common:
+        rince = rince[rince["seed"].astype(str).isin(common)]
     return rince.groupby("setting")["val_acc"].mean().idxmax()
 
 
