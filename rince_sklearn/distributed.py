@@ -198,6 +198,17 @@ def _comm_device(group: Any = None) -> torch.device:
     return torch.device("cpu")
 
 
+def _summed(x: Tensor) -> Tensor:
+    """Return ``x`` summed over all processes: a new tensor where ``x`` lives.
+
+    The copy travels through the backend's device (:func:`_comm_device`); no
+    autograd (the callers write the backward passes they need).
+    """
+    total = x.detach().to(_comm_device(), copy=True)
+    dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    return total.to(x.device)
+
+
 def shard_sizes(n: int, n_shards: int) -> list[int]:
     """Return the sizes of ``n`` rows split into ``n_shards`` contiguous shards.
 
@@ -411,10 +422,7 @@ class _GlobalBatchNormFunction(torch.autograd.Function):
             dx0, sum_gx, sum_g = torch.ops.aten.native_batch_norm_backward(
                 g, x, w, mean, var, None, None, False, ctx.eps, [True, True, True]
             )
-        local = torch.cat([sum_g, sum_gx]).double()
-        total = local.to(_comm_device())
-        dist.all_reduce(total, op=dist.ReduceOp.SUM)
-        total = total.to(x.device)
+        total = _summed(torch.cat([sum_g, sum_gx]).double())  # (2C,) global sums
         invstd = torch.rsqrt(var.double() + ctx.eps)  # (C,)
         scale = w.double() * invstd / n_global.double()  # (C,)
         # dx = dx0 - (x - mean) * invstd * scale * sum_gx - scale * sum_g
@@ -466,10 +474,9 @@ class _GatheredBatchNorm:
             else:  # this process holds no row of the batch: it adds nothing
                 mean_r = var_r = input.new_zeros(c, dtype=torch.float64)
             count = mean_r.new_tensor([float(n_local)])
-            total = torch.cat([n_local * mean_r, n_local * (var_r + mean_r**2), count])
-            total = total.to(_comm_device())
-            dist.all_reduce(total, op=dist.ReduceOp.SUM)
-            total = total.to(input.device)
+            total = _summed(
+                torch.cat([n_local * mean_r, n_local * (var_r + mean_r**2), count])
+            )
             n = total[-1]  # a 0-d tensor: no host sync per layer
             mean = total[:c] / n  # (C,) float64
             var = (total[c : 2 * c] / n - mean * mean).clamp(min=0)  # (C,) biased
@@ -995,9 +1002,7 @@ class DistributedContrastiveNet(ContrastiveNet):
         else:
             whole = super().get_loss(y_pred, y_true, X=X, training=training)
             share = whole / world_size()
-        total = share.detach().to(_comm_device(), torch.float32, copy=True)
-        dist.all_reduce(total, op=dist.ReduceOp.SUM)
-        total = total.to(share)
+        total = _summed(share.float()).to(share)
         return share + (total - share).detach()
 
     def on_batch_end(
