@@ -204,8 +204,14 @@ def fashion(n: int = 2048) -> np.ndarray:
     return X[:n]
 
 
-def _ddp_worker(X: np.ndarray, params: dict, sync: str, out: str) -> None:
+def _ddp_worker(
+    X: np.ndarray, params: dict, sync: str, out: str, local_batchnorm: bool = False
+) -> None:
     torch.set_num_threads(1)
+    if local_batchnorm:  # diagnosis only: batch norms keep per-process statistics
+        import rince_sklearn.distributed as distributed
+
+        distributed._GATHERED.clear()
     estimator = ManualSyncEmbedder if sync == "manual" else TimedEmbedder
     # warm-up: the first fit in a fresh process pays one-off costs (lazy
     # imports, first kernel calls, allocator growth) of about 1.5 s here,
@@ -222,11 +228,21 @@ def _ddp_worker(X: np.ndarray, params: dict, sync: str, out: str) -> None:
     )
 
 
-def ddp_run(X: np.ndarray, params: dict, n_procs: int, sync: str = "ddp") -> dict:
-    """Samples/s of a fit, and rank 0's seconds in augmentation and loss."""
+def ddp_run(
+    X: np.ndarray,
+    params: dict,
+    n_procs: int,
+    sync: str = "ddp",
+    local_batchnorm: bool = False,
+) -> dict:
+    """Samples/s of a fit, and rank 0's seconds in augmentation and loss.
+
+    ``local_batchnorm``: the batch norms keep each process's own statistics
+    (no gathered layers; a diagnosis, ``diagnose_parallel_bn.py``).
+    """
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "time.txt")
-        run_local(_ddp_worker, n_procs, args=(X, params, sync, out))
+        run_local(_ddp_worker, n_procs, args=(X, params, sync, out, local_batchnorm))
         ranks = [
             list(map(float, Path(f"{out}.{r}").read_text().split()))
             for r in range(n_procs)

@@ -16,38 +16,14 @@ of the busiest process).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_parallel as bp  # noqa: E402
-
-from rince_sklearn.distributed import run_local  # noqa: E402
-
-
-def _worker(X, params, out, local_bn):
-    if local_bn:  # no batch norm is converted to its gathered version
-        import rince_sklearn.distributed as distributed
-
-        distributed._GATHERED.clear()
-    bp._ddp_worker(X, params, "ddp", out)
-
-
-def _run(X, n_procs, local_bn):
-    with tempfile.TemporaryDirectory() as folder:
-        out = os.path.join(folder, "time.txt")
-        run_local(_worker, n_procs, args=(X, bp.IMAGE_PARAMS, out, local_bn))
-        ranks = [
-            list(map(float, Path(f"{out}.{r}").read_text().split()))
-            for r in range(n_procs)
-        ]
-    samples = bp.IMAGE_PARAMS["max_epochs"] * len(X)
-    return samples / ranks[0][0], samples / max(r[1] for r in ranks)
 
 
 def main() -> None:
@@ -64,7 +40,8 @@ def main() -> None:
     runs: dict[str, list] = {name: [] for name in configs}
     for _ in range(args.repeats):
         for name, (n_procs, local_bn) in configs.items():
-            runs[name].append(_run(X, n_procs, local_bn))
+            result = bp.ddp_run(X, bp.IMAGE_PARAMS, n_procs, local_batchnorm=local_bn)
+            runs[name].append((result["samples/s"], result["samples/cpu-s"]))
             print(name, runs[name][-1], flush=True)
     base = statistics.median(wall for wall, _ in runs["1 process"])
     for name, values in runs.items():
