@@ -72,23 +72,58 @@ def run_image(args, params) -> dict:
     return out
 
 
+#: what ``--graph-members`` may name: the graph views, nothing else
+GRAPH_MEMBERS = (
+    "NodeDropping",
+    "EdgePerturbation",
+    "AttributeMasking",
+    "RandomWalkSubgraph",
+)
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def graph_members(spec):
+    """Build ``GraphRandomChoice`` from ``[[name, {keyword: value}], ...]``.
+
+    Names must be in ``GRAPH_MEMBERS`` and values plain numbers, strings,
+    booleans or None: nothing else is looked up, imported or constructed.
+    Raises ValueError otherwise.
+    """
+    from rince_sklearn.augment import GraphRandomChoice
+    from rince_sklearn.augment import graph as views
+
+    if not isinstance(spec, list) or not spec:
+        raise ValueError("expected a non-empty list of [name, {keywords}] pairs")
+    members = []
+    for item in spec:
+        if not (isinstance(item, list) and len(item) == 2):
+            raise ValueError(f"expected [name, {{keywords}}], got {item!r}")
+        name, keywords = item
+        if name not in GRAPH_MEMBERS:
+            raise ValueError(f"unknown view {name!r}; known: {list(GRAPH_MEMBERS)}")
+        if not isinstance(keywords, dict) or not all(
+            isinstance(k, str) and isinstance(v, _PLAIN) for k, v in keywords.items()
+        ):
+            raise ValueError(f"keywords of {name} must map names to plain values")
+        members.append(getattr(views, name)(**keywords))
+    return GraphRandomChoice(members)
+
+
+def _graph_members_argument(text: str):
+    try:
+        return graph_members(json.loads(text))
+    except (ValueError, TypeError) as error:  # JSON, names, keywords
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 def run_graph(args, params) -> dict:
     from rince_sklearn.augment import default_graph_augmentation
 
     g_train, y_train, g_test, y_test = superpixel_graphs(5000, 2000)
     if args.graph_views is not None:
         params["augmentation"] = default_graph_augmentation(**args.graph_views)
-    if args.graph_members is not None:  # [[class name, {keywords}], ...]
-        from rince_sklearn.augment import GraphRandomChoice
-        from rince_sklearn.augment import graph as views
-
-        known = {n: getattr(views, n) for n in views.__all__ if n[0].isupper()}
-        unknown = [name for name, _ in args.graph_members if name not in known]
-        if unknown:
-            raise SystemExit(f"--graph-members: unknown {unknown}; known: {known}")
-        params["augmentation"] = GraphRandomChoice(
-            [known[name](**kw) for name, kw in args.graph_members]
-        )
+    if args.graph_members is not None:  # checked and built by the parser
+        params["augmentation"] = args.graph_members
     out = {}
     for name, extra in [
         ("untrained", {"max_epochs": 1, "lr": 1e-12, "lr_schedule": None}),
@@ -141,10 +176,10 @@ def main(argv=None) -> None:
     parser.add_argument("--graph-views", type=json.loads, default=None, help="JSON")
     parser.add_argument(
         "--graph-members",
-        type=json.loads,
+        type=_graph_members_argument,
         default=None,
-        help="JSON list of [name, {keywords}] of rince_sklearn.augment.graph "
-        'classes, one drawn per graph, e.g. [["NodeDropping", {"rate": 0.2}]]',
+        help="JSON list of [name, {keywords}] of the views in GRAPH_MEMBERS, "
+        'one drawn per graph, e.g. [["NodeDropping", {"rate": 0.2}]]',
     )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--n", type=int, default=10_000, help="image: training images")
