@@ -39,6 +39,7 @@ Data:
 
 Run:  python benchmarks/bench_quality.py {tabular,image,graph} [--seeds 3]
       [--resume] [--name NAME] [--threads 1] [--probe {fixed,tuned}]
+      [--fit-threads N] [--max-epochs N]
 Writes benchmarks/results/NAME.csv (one row per method, dataset and seed,
 appended as soon as a seed is done, so ``--resume`` continues an interrupted
 run) and NAME.md (the summary). NAME defaults to ``quality_<modality>``.
