@@ -1,30 +1,18 @@
 """Smoke test of the noisy-views benchmark harness (benchmarks/noisy_views.py)."""
 
 import csv
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
+
+from conftest import load_benchmark
 
 pytest.importorskip("pandas")
 pytest.importorskip("matplotlib")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "noisy_views.py"
-
 
 @pytest.fixture(scope="module")
 def noisy_views():
-    if not SCRIPT.exists():
-        pytest.skip(f"{SCRIPT} is not in this checkout")
-    spec = importlib.util.spec_from_file_location("noisy_views", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+    yield from load_benchmark("noisy_views")
 
 
 def test_small_grid_on_wine_writes_csv_table_and_plot(noisy_views, tmp_path):

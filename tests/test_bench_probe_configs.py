@@ -1,26 +1,13 @@
 """benchmarks/probe_configs.py: --graph-members builds only the graph views."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "probe_configs.py"
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def probe_configs():
-    if not SCRIPT.exists():
-        pytest.skip(f"{SCRIPT} is not in this checkout")
-    spec = importlib.util.spec_from_file_location("probe_configs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+    yield from load_benchmark("probe_configs")
 
 
 def test_graph_members_builds_the_named_views(probe_configs):
