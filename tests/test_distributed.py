@@ -456,6 +456,42 @@ def test_gather_is_identity_and_batchnorm_plain_without_group():
     )
 
 
+@pytest.mark.parametrize(
+    "shape, channels_last, scale, shift",
+    [
+        ((64, 8, 6, 6), True, 3.0, 5.0),
+        ((64, 8, 6, 6), False, 1e-3, 100.0),  # small spread around a large mean
+        ((128, 16), False, 1.0, 0.0),
+        ((4, 3, 2, 2, 2), False, 2.0, -1.0),
+    ],
+)
+def test_local_batch_norm_statistics_match_float64(shape, channels_last, scale, shift):
+    """The fast per-channel statistics agree with float64 var_mean."""
+    from rince_sklearn.distributed import _local_statistics
+
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    x = x * scale + shift
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    dims = [0, *range(2, x.ndim)]
+    var, mean = torch.var_mean(x.double(), dims, correction=0)
+    got_mean, got_var = _local_statistics(x, 1e-5)
+    assert got_mean.dtype == got_var.dtype == torch.float64
+    torch.testing.assert_close(
+        got_mean, mean, rtol=1e-6, atol=1e-6 * (abs(shift) + scale)
+    )
+    torch.testing.assert_close(got_var, var, rtol=1e-3, atol=0.0)
+    # float64 input stays exact; a constant channel's variance is about 0
+    # (within float32 rounding of eps, which is added back when normalising)
+    got_mean, got_var = _local_statistics(x.double(), 1e-5)
+    torch.testing.assert_close(got_var, var, rtol=1e-9, atol=1e-12)
+    constant_var = _local_statistics(torch.full((8, 2), 3.0), 1e-5)[1]
+    assert ((constant_var >= 0) & (constant_var < 1e-10)).all()
+    # half-precision input is read in float32
+    half_mean, _ = _local_statistics(x.bfloat16(), 1e-5)
+    torch.testing.assert_close(half_mean, x.bfloat16().double().mean(dims))
+
+
 def test_shard_sizes_cover_the_batch():
     assert shard_sizes(15, 2) == [8, 7]
     assert shard_sizes(4, 4) == [1, 1, 1, 1]
