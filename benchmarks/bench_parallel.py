@@ -204,14 +204,25 @@ def fashion(n: int = 2048) -> np.ndarray:
     return X[:n]
 
 
+#: batch-norm variants that ``ddp_run`` can time (``diagnose_parallel_bn.py``):
+#: "gathered" is the library's; the others are diagnoses, not equivalent models
+BATCHNORM_MODES = {
+    "gathered": "global statistics (the library's)",
+    "uncommunicated": "the gathered layers' computation, sums not all-reduced",
+    "local": "plain batch norms with each process's own statistics",
+}
+
+
 def _ddp_worker(
-    X: np.ndarray, params: dict, sync: str, out: str, local_batchnorm: bool = False
+    X: np.ndarray, params: dict, sync: str, out: str, batchnorm: str = "gathered"
 ) -> None:
     torch.set_num_threads(1)
-    if local_batchnorm:  # diagnosis only: batch norms keep per-process statistics
-        import rince_sklearn.distributed as distributed
+    import rince_sklearn.distributed as distributed
 
+    if batchnorm == "local":  # plain layers: per-process statistics
         distributed._GATHERED.clear()
+    elif batchnorm == "uncommunicated":  # same kernels, local sums only
+        distributed._summed = lambda x: x.detach().clone()
     estimator = ManualSyncEmbedder if sync == "manual" else TimedEmbedder
     # warm-up: the first fit in a fresh process pays one-off costs (lazy
     # imports, first kernel calls, allocator growth) of about 1.5 s here,
@@ -233,16 +244,16 @@ def ddp_run(
     params: dict,
     n_procs: int,
     sync: str = "ddp",
-    local_batchnorm: bool = False,
+    batchnorm: str = "gathered",
 ) -> dict:
     """Samples/s of a fit, and rank 0's seconds in augmentation and loss.
 
-    ``local_batchnorm``: the batch norms keep each process's own statistics
-    (no gathered layers; a diagnosis, ``diagnose_parallel_bn.py``).
+    ``batchnorm``: a key of ``BATCHNORM_MODES`` (all but "gathered" are
+    diagnoses, ``diagnose_parallel_bn.py``).
     """
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "time.txt")
-        run_local(_ddp_worker, n_procs, args=(X, params, sync, out, local_batchnorm))
+        run_local(_ddp_worker, n_procs, args=(X, params, sync, out, batchnorm))
         ranks = [
             list(map(float, Path(f"{out}.{r}").read_text().split()))
             for r in range(n_procs)
