@@ -603,7 +603,10 @@ def raw_baselines(rows: list[dict]) -> list[str]:
 
 
 def _pm(values) -> str:
+    """Mean ± sd in %; "-" where the setting did not run (for example at one eta)."""
     values = np.asarray(values, dtype=float) * 100
+    if len(values) == 0:
+        return "-"
     if len(values) < 2:
         return f"{values.mean():.1f}"
     return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}"
@@ -887,6 +890,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--made-by", help="report: the command(s) that made the CSV, for the md"
     )
+    parser.add_argument(
+        "--longest-only",
+        action="store_true",
+        help="report: keep each data set's longest runs (no learning-curve rows)",
+    )
     args = parser.parse_args(argv)
     size = SIZES[args.size]
     args.seeds = args.seeds if args.seeds is not None else size.seeds
@@ -929,6 +937,22 @@ def main(argv: list[str] | None = None) -> None:
             torch.set_num_threads(previous)
 
 
+def _longest_runs(rows: list[dict]) -> list[dict]:
+    """Keep each data set's longest training (drop learning-curve rows).
+
+    The baselines' rows (raw input, untrained encoder: 0 epochs) stay.
+    """
+    longest: dict[tuple, float] = {}
+    for row in rows:
+        key = (row["modality"], row["dataset"])
+        longest[key] = max(longest.get(key, 0.0), float(row["epochs"]))
+    return [
+        row
+        for row in rows
+        if float(row["epochs"]) in (0.0, longest[(row["modality"], row["dataset"])])
+    ]
+
+
 def _run(args: argparse.Namespace, command: str) -> None:
     start, cpu_start = time.perf_counter(), time.process_time()
     if args.study == "grid":
@@ -939,6 +963,8 @@ def _run(args: argparse.Namespace, command: str) -> None:
         path = args.out_dir / f"{args.name}.csv"
         if args.inputs:  # merge several CSVs into one report
             rows = [row for p in args.inputs for row in read_rows(Path(p))]
+            if args.longest_only:
+                rows = _longest_runs(rows)
             with path.open("w", newline="") as f:
                 writer = csv.DictWriter(f, FIELDS, extrasaction="ignore")
                 writer.writeheader()

@@ -106,3 +106,25 @@ def test_best_rince_is_chosen_on_validation_not_test(noisy_views):
     table = "\n".join(noisy_views.grid_tables(df))
     # the best-RINCE column reports the chosen setting's test accuracy, 60.0
     assert "| 0.8 | 50.0 | 80.0 | 60.0 | 60.0 | q=1.0 lam=0.01 |" in table
+
+
+def test_table_cells_show_a_dash_where_a_setting_did_not_run(noisy_views):
+    # a setting run at one eta only leaves the other etas' cells empty
+    assert noisy_views._pm([]) == "-"
+    assert noisy_views._pm([0.8]) == "80.0"
+    assert noisy_views._pm([0.8, 0.9]) == "85.0 ± 7.1"
+
+
+def test_longest_only_drops_learning_curve_rows(noisy_views):
+    rows = [
+        {"modality": "image", "dataset": "f", "epochs": "20", "loss": "infonce"},
+        {"modality": "image", "dataset": "f", "epochs": "80", "loss": "infonce"},
+        {"modality": "image", "dataset": "f", "epochs": "0", "loss": "raw"},
+        {"modality": "tabular", "dataset": "d", "epochs": "200", "loss": "infonce"},
+    ]
+    kept = noisy_views._longest_runs(rows)
+    assert [(r["dataset"], r["epochs"]) for r in kept] == [
+        ("f", "80"),
+        ("f", "0"),
+        ("d", "200"),
+    ]
