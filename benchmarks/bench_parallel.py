@@ -251,6 +251,10 @@ def ddp_run(
     ``batchnorm``: a key of ``BATCHNORM_MODES`` (all but "gathered" are
     diagnoses, ``diagnose_parallel_bn.py``).
     """
+    if batchnorm not in BATCHNORM_MODES:  # a typo would time the library's layers
+        raise ValueError(
+            f"batchnorm must be one of {list(BATCHNORM_MODES)}, got {batchnorm!r}"
+        )
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "time.txt")
         run_local(_ddp_worker, n_procs, args=(X, params, sync, out, batchnorm))
