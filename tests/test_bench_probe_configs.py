@@ -48,3 +48,54 @@ def test_a_bad_graph_members_argument_stops_before_any_work(probe_configs, capsy
     assert "unknown view 'os.system'" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # a keyword the view does not take
         probe_configs.main(["graph", "--graph-members", '[["NodeDropping", {"x": 1}]]'])
+
+
+def test_with_labels_adds_a_labelled_fit(probe_configs, monkeypatch):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def tiny(n):  # rings of 4-6 nodes, 3 node features, label = ring size
+        graphs, labels = [], []
+        for _ in range(n):
+            k = int(rng.integers(4, 7))
+            src = np.arange(k)
+            ring = np.stack([np.r_[src, (src + 1) % k], np.r_[(src + 1) % k, src]])
+            graphs.append((ring, rng.normal(size=(k, 3)).astype(np.float32)))
+            labels.append(k)
+        return graphs, np.array(labels)
+
+    (g_train, y_train), (g_test, y_test) = tiny(40), tiny(20)
+    monkeypatch.setattr(
+        probe_configs,
+        "superpixel_graphs",
+        lambda *a: (g_train, y_train, g_test, y_test),
+    )
+    fitted = []
+    real_fit = probe_configs.RobustContrastiveEmbedder.fit
+
+    def spy(self, X, y=None, **kw):
+        fitted.append((self.supervision, y))
+        return real_fit(self, X, y, **kw)
+
+    monkeypatch.setattr(probe_configs.RobustContrastiveEmbedder, "fit", spy)
+    args = probe_configs.argparse.Namespace(
+        graph_views=None,
+        graph_members=None,
+        with_labels=True,
+        epochs=1,
+        threads=1,
+        seed=0,
+    )
+    out = probe_configs.run_graph(args, {"batch_size": 16})
+    assert set(out) == {
+        "untrained",
+        "untrained_s",
+        "trained",
+        "trained_s",
+        "labels",
+        "labels_s",
+    }
+    assert [s for s, _ in fitted] == ["none", "none", "labels"]
+    assert fitted[0][1] is None and fitted[1][1] is None
+    assert fitted[2][1] is y_train
