@@ -193,6 +193,37 @@ GRAPH_CONFIGS = {
         "temperature": 0.2,
     },
 }
+#: today's default views (one GraphCL view per graph, masks set to the mean),
+#: with the GIN's layout varied; every layout also at initialisation
+#: (``untrained_...``), because a wider GIN is better untrained too
+_DEFAULT_VIEWS = {**GRAPH_BASE["views"], "per_graph": True, "mask_fill": "mean"}
+_GIN_LAYOUTS = {
+    "l3": {},  # 3 layers splitting embedding_dim=64 (21/21/22)
+    "l3h32": {"encoder_kwargs": {"hidden_dim": 32}, "embedding_dim": 96},
+    "l4h32": {
+        "encoder_kwargs": {"num_layers": 4, "hidden_dim": 32},
+        "embedding_dim": 128,
+    },
+    "l5h32": {
+        "encoder_kwargs": {"num_layers": 5, "hidden_dim": 32},
+        "embedding_dim": 160,
+    },
+    "l5h48": {
+        "encoder_kwargs": {"num_layers": 5, "hidden_dim": 48},
+        "embedding_dim": 240,
+    },
+    "l5h64": {
+        "encoder_kwargs": {"num_layers": 5, "hidden_dim": 64},
+        "embedding_dim": 320,
+    },
+    "l3h64": {
+        "encoder_kwargs": {"hidden_dim": 64},
+        "embedding_dim": 192,
+    },
+}
+for _name, _layout in _GIN_LAYOUTS.items():
+    GRAPH_CONFIGS[f"pg_mean_{_name}"] = {"views": _DEFAULT_VIEWS, **_layout}
+    GRAPH_CONFIGS[f"untrained_{_name}"] = {"views": _DEFAULT_VIEWS, **_layout}
 
 
 def graph_trial(config, X_fit, X_val, y_fit, y_val, seed, epochs):
@@ -201,6 +232,7 @@ def graph_trial(config, X_fit, X_val, y_fit, y_val, seed, epochs):
     c = {**GRAPH_BASE, **GRAPH_CONFIGS[config]}
     emb = RobustContrastiveEmbedder(
         encoder_kwargs=c.get("encoder_kwargs"),
+        embedding_dim=c.get("embedding_dim", "auto"),
         augmentation=default_graph_augmentation(**c["views"]),
         lr=c["lr"],
         temperature=c["temperature"],
@@ -208,7 +240,7 @@ def graph_trial(config, X_fit, X_val, y_fit, y_val, seed, epochs):
         random_state=seed,
     )
     start = time.perf_counter()
-    if config == "untrained":
+    if config.startswith("untrained"):
         emb.set_params(max_epochs=1, lr=1e-12, lr_schedule=None)
     emb.fit(X_fit)
     seconds = time.perf_counter() - start
