@@ -95,7 +95,10 @@ def test_with_labels_adds_a_labelled_fit(probe_configs, monkeypatch):
         "trained_s",
         "labels",
         "labels_s",
+        "cross_entropy",
+        "cross_entropy_s",
     }
+    assert all(0 <= out[k] <= 1 for k in ("untrained", "labels", "cross_entropy"))
     assert [s for s, _ in fitted] == ["none", "none", "labels"]
     assert fitted[0][1] is None and fitted[1][1] is None
     assert fitted[2][1] is y_train
