@@ -197,10 +197,13 @@ def test_explicit_and_custom_widths(wine, params, width):
 
 def test_auto_width_of_graphs_is_the_modality_default():
     graph = get_modality("graph")
-    assert graph.DEFAULTS["embedding_dim"] == 64
+    assert graph.DEFAULTS["embedding_dim"] == 192
     graphs = [nx.path_graph(4), nx.cycle_graph(5)] * 4
     emb = RobustContrastiveEmbedder(max_epochs=1, random_state=0).fit(graphs)
-    assert emb.embedding_dim_ == 64 and emb.transform(graphs).shape == (8, 64)
+    assert emb.embedding_dim_ == 192 and emb.transform(graphs).shape == (8, 192)
+    # three GIN layers 64 wide, their pooled rows concatenated: no output layer
+    assert [norm.num_features for norm in emb.encoder_.norms] == [64, 64, 64]
+    assert isinstance(emb.encoder_.out, torch.nn.Identity)
 
 
 def test_conflicting_widths_are_refused(wine):

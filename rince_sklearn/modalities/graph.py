@@ -63,7 +63,11 @@ class GraphModality(Modality):
         "temperature": 0.5,
         "max_epochs": 20,
         "encoder_kwargs": {},
-        "embedding_dim": 64,
+        #: the GIN's 3 layers split it: 64 wide each, their pooled rows
+        #: concatenated, no output layer (benchmarks/results/
+        #: quality_search_graph_layouts_*.md: as good as 5 layers of 48 or 64,
+        #: and faster; 21-wide layers, the former 64, were 3.3 points behind)
+        "embedding_dim": 192,
         "augmentation": {
             "per_graph": True,
             "rate": 0.2,
