@@ -198,27 +198,13 @@ GRAPH_CONFIGS = {
 #: (``untrained_...``), because a wider GIN is better untrained too
 _DEFAULT_VIEWS = {**GRAPH_BASE["views"], "per_graph": True, "mask_fill": "mean"}
 _GIN_LAYOUTS = {
-    "l3": {},  # 3 layers splitting embedding_dim=64 (21/21/22)
-    "l3h32": {"encoder_kwargs": {"hidden_dim": 32}, "embedding_dim": 96},
-    "l4h32": {
-        "encoder_kwargs": {"num_layers": 4, "hidden_dim": 32},
-        "embedding_dim": 128,
-    },
-    "l5h32": {
-        "encoder_kwargs": {"num_layers": 5, "hidden_dim": 32},
-        "embedding_dim": 160,
-    },
-    "l5h48": {
-        "encoder_kwargs": {"num_layers": 5, "hidden_dim": 48},
-        "embedding_dim": 240,
-    },
-    "l5h64": {
-        "encoder_kwargs": {"num_layers": 5, "hidden_dim": 64},
-        "embedding_dim": 320,
-    },
-    "l3h64": {
-        "encoder_kwargs": {"hidden_dim": 64},
-        "embedding_dim": 192,
+    "l3": {"embedding_dim": 64},  # 3 layers splitting 64 (21/21/22)
+    **{
+        f"l{layers}h{width}": {
+            "encoder_kwargs": {"num_layers": layers, "hidden_dim": width},
+            "embedding_dim": layers * width,
+        }
+        for layers, width in [(3, 32), (4, 32), (5, 32), (5, 48), (5, 64), (3, 64)]
     },
 }
 for _name, _layout in _GIN_LAYOUTS.items():
