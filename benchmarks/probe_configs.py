@@ -136,7 +136,7 @@ def run_graph(args, params) -> dict:
     ]
     if args.with_labels:
         runs.append(("labels", {"max_epochs": args.epochs, "supervision": "labels"}))
-    out = {}
+    out, fitted = {}, {}
     for name, extra in runs:
         start = time.perf_counter()
         emb = RobustContrastiveEmbedder(
@@ -147,11 +147,17 @@ def run_graph(args, params) -> dict:
         out[name] = probe(
             emb.transform(g_train), y_train, emb.transform(g_test), y_test
         )
-        if name == "untrained":
-            untrained = emb
+        fitted[name] = emb
     if args.with_labels:
         start = time.perf_counter()
-        encoder = cross_entropy_encoder(untrained, g_train, y_train, args.epochs)
+        encoder = cross_entropy_encoder(
+            fitted["untrained"],
+            g_train,
+            y_train,
+            epochs=args.epochs,
+            lr=fitted["trained"].lr_,  # the untrained fit's lr_ is 1e-12
+            seed=args.seed,
+        )
         out["cross_entropy_s"] = round(time.perf_counter() - start, 1)
         out["cross_entropy"] = probe(
             _embed(encoder, g_train), y_train, _embed(encoder, g_test), y_test
@@ -159,31 +165,38 @@ def run_graph(args, params) -> dict:
     return out
 
 
-def cross_entropy_encoder(untrained, graphs, y, epochs):
+def cross_entropy_encoder(untrained, graphs, y, epochs, lr, seed):
     """The untrained estimator's encoder trained as a plain classifier.
 
     A copy of ``untrained.encoder_`` (same layout and initialisation) with a
     linear layer on top, trained with cross-entropy on ``y`` for ``epochs``
-    (Adam at the estimator's ``lr_``, its batch size, no augmentation): what
-    this encoder's features reach when they are trained for the labels
-    themselves, the reference for the gains of the label-free fits.
+    (Adam at ``lr``, the estimator's batch size, no augmentation; the head's
+    initialisation and the shuffling seeded by ``seed``): what this encoder's
+    features reach when they are trained for the labels themselves, the
+    reference for the gains of the label-free fits.
     """
+    from rince_sklearn.batching import move_to_device
     from rince_sklearn.graphs import collate_graphs
 
     encoder = copy.deepcopy(untrained.encoder_).train()
+    device = next(encoder.parameters()).device
     classes, codes = np.unique(y, return_inverse=True)
-    head = torch.nn.Linear(untrained.embedding_dim_, len(classes))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        head = torch.nn.Linear(untrained.embedding_dim_, len(classes)).to(device)
     params = [*encoder.parameters(), *head.parameters()]
-    optimizer = torch.optim.Adam(params, lr=untrained.lr_)
-    targets = torch.as_tensor(codes)
-    rng = torch.Generator().manual_seed(0)
+    optimizer = torch.optim.Adam(params, lr=lr)
+    targets = torch.as_tensor(codes, device=device)
+    rng = torch.Generator().manual_seed(seed)
     size = untrained.batch_size
     for _ in range(epochs):
         order = torch.randperm(len(graphs), generator=rng).tolist()
         for start in range(0, len(order), size):
             rows = order[start : start + size]
-            logits = head(encoder(collate_graphs([graphs[i] for i in rows])))
-            loss = torch.nn.functional.cross_entropy(logits, targets[rows])
+            batch = move_to_device(collate_graphs([graphs[i] for i in rows]), device)
+            loss = torch.nn.functional.cross_entropy(
+                head(encoder(batch)), targets[rows]
+            )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -191,14 +204,16 @@ def cross_entropy_encoder(untrained, graphs, y, epochs):
 
 
 def _embed(encoder, graphs, size=512) -> np.ndarray:
+    from rince_sklearn.batching import move_to_device
     from rince_sklearn.graphs import collate_graphs
 
+    device = next(encoder.parameters()).device
     with torch.no_grad():
         parts = [
-            encoder(collate_graphs(graphs[i : i + size]))
+            encoder(move_to_device(collate_graphs(graphs[i : i + size]), device))
             for i in range(0, len(graphs), size)
         ]
-    return torch.cat(parts).numpy()
+    return torch.cat(parts).cpu().numpy()
 
 
 def run_tabular(args, params) -> dict:

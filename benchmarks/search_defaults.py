@@ -169,6 +169,9 @@ def image_cases(seeds, n_fit, n_val):
 GRAPH_BASE = dict(
     lr=3e-3,
     temperature=0.5,
+    # the width of the searches before the layout search (3 layers 21 wide);
+    # the layouts below set their own
+    embedding_dim=64,
     views=dict(per_graph=False, rate=0.2, subgraph_keep_rate=None, mask_fill=0.0),
 )
 GRAPH_CONFIGS = {
@@ -198,7 +201,7 @@ GRAPH_CONFIGS = {
 #: (``untrained_...``), because a wider GIN is better untrained too
 _DEFAULT_VIEWS = {**GRAPH_BASE["views"], "per_graph": True, "mask_fill": "mean"}
 _GIN_LAYOUTS = {
-    "l3": {"embedding_dim": 64},  # 3 layers splitting 64 (21/21/22)
+    "l3": {},  # GRAPH_BASE's 64 split over 3 layers (21/21/22)
     **{
         f"l{layers}h{width}": {
             "encoder_kwargs": {"num_layers": layers, "hidden_dim": width},
@@ -210,6 +213,16 @@ _GIN_LAYOUTS = {
 for _name, _layout in _GIN_LAYOUTS.items():
     GRAPH_CONFIGS[f"pg_mean_{_name}"] = {"views": _DEFAULT_VIEWS, **_layout}
     GRAPH_CONFIGS[f"untrained_{_name}"] = {"views": _DEFAULT_VIEWS, **_layout}
+#: the usual knobs again around the chosen layout (3 x 64)
+for _name, _knob in [
+    ("T0.2", {"temperature": 0.2}),
+    ("lr1e-3", {"lr": 1e-3}),
+    ("bs512", {"batch_size": 512}),
+]:
+    GRAPH_CONFIGS[f"pg_mean_l3h64_{_name}"] = {
+        **GRAPH_CONFIGS["pg_mean_l3h64"],
+        **_knob,
+    }
 
 
 def graph_trial(config, X_fit, X_val, y_fit, y_val, seed, epochs):
@@ -218,10 +231,11 @@ def graph_trial(config, X_fit, X_val, y_fit, y_val, seed, epochs):
     c = {**GRAPH_BASE, **GRAPH_CONFIGS[config]}
     emb = RobustContrastiveEmbedder(
         encoder_kwargs=c.get("encoder_kwargs"),
-        embedding_dim=c.get("embedding_dim", "auto"),
+        embedding_dim=c["embedding_dim"],
         augmentation=default_graph_augmentation(**c["views"]),
         lr=c["lr"],
         temperature=c["temperature"],
+        batch_size=c.get("batch_size", 256),
         max_epochs=epochs,
         random_state=seed,
     )

@@ -50,22 +50,25 @@ def test_a_bad_graph_members_argument_stops_before_any_work(probe_configs, capsy
         probe_configs.main(["graph", "--graph-members", '[["NodeDropping", {"x": 1}]]'])
 
 
+def _rings(n, rng):
+    """Rings of 4-6 nodes with 3 random node features; label = ring size."""
+    import numpy as np
+
+    graphs, labels = [], []
+    for _ in range(n):
+        k = int(rng.integers(4, 7))
+        src = np.arange(k)
+        ring = np.stack([np.r_[src, (src + 1) % k], np.r_[(src + 1) % k, src]])
+        graphs.append((ring, rng.normal(size=(k, 3)).astype(np.float32)))
+        labels.append(k)
+    return graphs, np.array(labels)
+
+
 def test_with_labels_adds_a_labelled_fit(probe_configs, monkeypatch):
     import numpy as np
 
     rng = np.random.default_rng(0)
-
-    def tiny(n):  # rings of 4-6 nodes, 3 node features, label = ring size
-        graphs, labels = [], []
-        for _ in range(n):
-            k = int(rng.integers(4, 7))
-            src = np.arange(k)
-            ring = np.stack([np.r_[src, (src + 1) % k], np.r_[(src + 1) % k, src]])
-            graphs.append((ring, rng.normal(size=(k, 3)).astype(np.float32)))
-            labels.append(k)
-        return graphs, np.array(labels)
-
-    (g_train, y_train), (g_test, y_test) = tiny(40), tiny(20)
+    (g_train, y_train), (g_test, y_test) = _rings(40, rng), _rings(20, rng)
     monkeypatch.setattr(
         probe_configs,
         "superpixel_graphs",
@@ -87,7 +90,17 @@ def test_with_labels_adds_a_labelled_fit(probe_configs, monkeypatch):
         threads=1,
         seed=0,
     )
+    seen = {}
+    real_ce = probe_configs.cross_entropy_encoder
+
+    def ce_spy(untrained, graphs, y, **kw):
+        seen.update(kw)
+        return real_ce(untrained, graphs, y, **kw)
+
+    monkeypatch.setattr(probe_configs, "cross_entropy_encoder", ce_spy)
     out = probe_configs.run_graph(args, {"batch_size": 16})
+    # trained at the label-free fit's learning rate, not the untrained one's
+    assert seen["lr"] == 3e-3 and seen["epochs"] == 1 and seen["seed"] == 0
     assert set(out) == {
         "untrained",
         "untrained_s",
@@ -102,3 +115,30 @@ def test_with_labels_adds_a_labelled_fit(probe_configs, monkeypatch):
     assert [s for s, _ in fitted] == ["none", "none", "labels"]
     assert fitted[0][1] is None and fitted[1][1] is None
     assert fitted[2][1] is y_train
+
+
+def test_cross_entropy_reference_trains_a_copy(probe_configs):
+    import numpy as np
+    import torch
+
+    graphs, y = _rings(40, np.random.default_rng(1))
+    untrained = probe_configs.RobustContrastiveEmbedder(
+        max_epochs=1, lr=1e-12, lr_schedule=None, batch_size=16, random_state=0
+    ).fit(graphs)
+    before = [p.detach().clone() for p in untrained.encoder_.parameters()]
+    encoder = probe_configs.cross_entropy_encoder(
+        untrained, graphs, y, epochs=3, lr=1e-2, seed=0
+    )
+    moved = max(
+        (p - b).abs().max().item()
+        for p, b in zip(encoder.parameters(), before, strict=True)
+    )
+    assert moved > 1e-3  # it trains (an lr of 1e-12 would leave it as it was)
+    for p, b in zip(untrained.encoder_.parameters(), before, strict=True):
+        assert torch.equal(p, b)  # on a copy: the estimator is untouched
+    again = probe_configs.cross_entropy_encoder(
+        untrained, graphs, y, epochs=3, lr=1e-2, seed=0
+    )
+    features = probe_configs._embed(encoder, graphs)
+    assert features.shape == (40, untrained.embedding_dim_)
+    np.testing.assert_allclose(features, probe_configs._embed(again, graphs))
