@@ -157,7 +157,8 @@ default="rince"
         (the MLP's last hidden layer, 256 wide; the CNN's pooled features of
         every stage, 224 wide at 28x28), which a linear probe reads better
         than a narrower linear output (``benchmarks/results/quality_*.md``);
-        64 for graphs and for custom encoders (or
+        192 for graphs (the pooled rows of the GIN's 3 layers, 64 wide each,
+        concatenated, no output layer); 64 for custom encoders (or
         ``encoder_kwargs["embedding_dim"]``).
     projection_dim : int, default=64
         Width of the projection head's output, where the loss is computed.

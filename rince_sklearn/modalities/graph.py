@@ -65,7 +65,7 @@ class GraphModality(Modality):
         "encoder_kwargs": {},
         #: the GIN's 3 layers split it: 64 wide each, their pooled rows
         #: concatenated, no output layer (benchmarks/results/
-        #: quality_search_graph_layouts_*.md: as good as 5 layers of 48 or 64,
+        #: quality_search_graph_layouts.md: as good as 5 layers of 48 or 64,
         #: and faster; 21-wide layers, the former 64, were 3.3 points behind)
         "embedding_dim": 192,
         "augmentation": {
