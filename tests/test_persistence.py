@@ -96,6 +96,25 @@ def test_save_load_round_trip(wine, tmp_path):
     loaded.fit(df)
 
 
+def test_a_file_keeps_its_resolved_defaults_when_the_defaults_change(
+    tmp_path, monkeypatch
+):
+    # the graph default width went from 64 to 192: a model saved with "auto"
+    # resolved under the former default loads with its own width
+    nx = pytest.importorskip("networkx")
+    from rince_sklearn.modalities import get_modality
+
+    defaults = get_modality("graph").DEFAULTS
+    graphs = [nx.path_graph(4), nx.cycle_graph(5)] * 4
+    monkeypatch.setitem(defaults, "embedding_dim", 64)
+    emb = RobustContrastiveEmbedder(max_epochs=1, random_state=0).fit(graphs)
+    emb.save(tmp_path / "former.pt")
+    monkeypatch.setitem(defaults, "embedding_dim", 192)
+    loaded = RobustContrastiveEmbedder.load(tmp_path / "former.pt")
+    assert loaded.embedding_dim == "auto" and loaded.embedding_dim_ == 64
+    np.testing.assert_array_equal(loaded.transform(graphs), emb.transform(graphs))
+
+
 def test_save_load_nested_augmentations_and_tuples(wine, tmp_path):
     X, _ = wine
     augmentation = Compose([MarginalCorruption(0.3), GaussianNoise(0.05)])
