@@ -962,6 +962,12 @@ def _run(args: argparse.Namespace, command: str) -> None:
     else:
         path = args.out_dir / f"{args.name}.csv"
         if args.inputs:  # merge several CSVs into one report
+            if any(Path(p).resolve() == path.resolve() for p in args.inputs):
+                raise ValueError(
+                    f"--name {args.name} would overwrite the input {path}: the "
+                    "merged CSV must get a name of its own (a later merge "
+                    "would count its rows twice)."
+                )
             rows = [row for p in args.inputs for row in read_rows(Path(p))]
             if args.longest_only:
                 rows = _longest_runs(rows)

@@ -128,3 +128,13 @@ def test_longest_only_drops_learning_curve_rows(noisy_views):
         ("f", "0"),
         ("d", "200"),
     ]
+
+
+def test_report_refuses_to_overwrite_one_of_its_inputs(noisy_views, tmp_path):
+    source = tmp_path / "merged.csv"
+    source.write_text(",".join(noisy_views.FIELDS) + "\n")
+    before = source.read_text()
+    argv = ["report", "--inputs", str(source), "--name", "merged"]
+    with pytest.raises(ValueError, match="would overwrite the input"):
+        noisy_views.main([*argv, "--out-dir", str(tmp_path)])
+    assert source.read_text() == before
