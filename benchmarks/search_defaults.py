@@ -183,7 +183,7 @@ GRAPH_CONFIGS = {
     "T1.0": {"temperature": 1.0},
     "lr1e-3": {"lr": 1e-3},
     "rate0.1": {"views": {**GRAPH_BASE["views"], "rate": 0.1}},
-    "untrained": {},  # the base network at initialisation (BN statistics set)
+    "untrained": {"untrained": True},  # at initialisation (BN statistics set)
     "pg_mean": {
         "views": {**GRAPH_BASE["views"], "per_graph": True, "mask_fill": "mean"}
     },
@@ -212,7 +212,11 @@ _GIN_LAYOUTS = {
 }
 for _name, _layout in _GIN_LAYOUTS.items():
     GRAPH_CONFIGS[f"pg_mean_{_name}"] = {"views": _DEFAULT_VIEWS, **_layout}
-    GRAPH_CONFIGS[f"untrained_{_name}"] = {"views": _DEFAULT_VIEWS, **_layout}
+    GRAPH_CONFIGS[f"untrained_{_name}"] = {
+        "views": _DEFAULT_VIEWS,
+        **_layout,
+        "untrained": True,
+    }
 #: the usual knobs again around the chosen layout (3 x 64)
 for _name, _knob in [
     ("T0.2", {"temperature": 0.2}),
@@ -240,7 +244,7 @@ def graph_trial(config, X_fit, X_val, y_fit, y_val, seed, epochs):
         random_state=seed,
     )
     start = time.perf_counter()
-    if config.startswith("untrained"):
+    if c.get("untrained"):
         emb.set_params(max_epochs=1, lr=1e-12, lr_schedule=None)
     emb.fit(X_fit)
     seconds = time.perf_counter() - start
