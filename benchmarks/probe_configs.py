@@ -150,7 +150,7 @@ def run_graph(args, params) -> dict:
         fitted[name] = emb
     if args.with_labels:
         start = time.perf_counter()
-        encoder = cross_entropy_encoder(
+        reference = cross_entropy_reference(
             fitted["untrained"],
             g_train,
             y_train,
@@ -160,60 +160,47 @@ def run_graph(args, params) -> dict:
         )
         out["cross_entropy_s"] = round(time.perf_counter() - start, 1)
         out["cross_entropy"] = probe(
-            _embed(encoder, g_train), y_train, _embed(encoder, g_test), y_test
+            reference.transform(g_train), y_train, reference.transform(g_test), y_test
         )
     return out
 
 
-def cross_entropy_encoder(untrained, graphs, y, epochs, lr, seed):
-    """The untrained estimator's encoder trained as a plain classifier.
+def cross_entropy_reference(untrained, graphs, y, epochs, lr, seed):
+    """A copy of the untrained estimator whose encoder is trained as a classifier.
 
-    A copy of ``untrained.encoder_`` (same layout and initialisation) with a
-    linear layer on top, trained with cross-entropy on ``y`` for ``epochs``
-    (Adam at ``lr``, the estimator's batch size, no augmentation; the head's
-    initialisation and the shuffling seeded by ``seed``): what this encoder's
-    features reach when they are trained for the labels themselves, the
-    reference for the gains of the label-free fits.
+    The copy's encoder (same layout and initialisation) gets a linear layer on
+    top and is trained with cross-entropy on ``y`` for ``epochs`` (Adam at
+    ``lr``, the estimator's batch size, no augmentation; the head's
+    initialisation and the shuffling seeded by ``seed``); its ``transform``
+    then gives what this encoder's features reach when they are trained for
+    the labels themselves, the reference for the gains of the label-free fits.
     """
     from rince_sklearn.batching import move_to_device
     from rince_sklearn.graphs import collate_graphs
 
-    encoder = copy.deepcopy(untrained.encoder_).train()
-    device = next(encoder.parameters()).device
+    reference = copy.deepcopy(untrained)
+    encoder = reference.encoder_.train()
     classes, codes = np.unique(y, return_inverse=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        head = torch.nn.Linear(untrained.embedding_dim_, len(classes)).to(device)
-    params = [*encoder.parameters(), *head.parameters()]
-    optimizer = torch.optim.Adam(params, lr=lr)
-    targets = torch.as_tensor(codes, device=device)
+        head = torch.nn.Linear(reference.embedding_dim_, len(classes))
+    head = head.to(reference.device_)
+    optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=lr)
+    targets = torch.as_tensor(codes, device=reference.device_)
     rng = torch.Generator().manual_seed(seed)
-    size = untrained.batch_size
+    size = reference.batch_size
     for _ in range(epochs):
         order = torch.randperm(len(graphs), generator=rng).tolist()
         for start in range(0, len(order), size):
             rows = order[start : start + size]
-            batch = move_to_device(collate_graphs([graphs[i] for i in rows]), device)
-            loss = torch.nn.functional.cross_entropy(
-                head(encoder(batch)), targets[rows]
-            )
+            batch = collate_graphs([graphs[i] for i in rows])
+            logits = head(encoder(move_to_device(batch, reference.device_)))
+            loss = torch.nn.functional.cross_entropy(logits, targets[rows])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    return encoder.eval()
-
-
-def _embed(encoder, graphs, size=512) -> np.ndarray:
-    from rince_sklearn.batching import move_to_device
-    from rince_sklearn.graphs import collate_graphs
-
-    device = next(encoder.parameters()).device
-    with torch.no_grad():
-        parts = [
-            encoder(move_to_device(collate_graphs(graphs[i : i + size]), device))
-            for i in range(0, len(graphs), size)
-        ]
-    return torch.cat(parts).cpu().numpy()
+    encoder.eval()
+    return reference
 
 
 def run_tabular(args, params) -> dict:

@@ -91,13 +91,13 @@ def test_with_labels_adds_a_labelled_fit(probe_configs, monkeypatch):
         seed=0,
     )
     seen = {}
-    real_ce = probe_configs.cross_entropy_encoder
+    real_ce = probe_configs.cross_entropy_reference
 
     def ce_spy(untrained, graphs, y, **kw):
         seen.update(kw)
         return real_ce(untrained, graphs, y, **kw)
 
-    monkeypatch.setattr(probe_configs, "cross_entropy_encoder", ce_spy)
+    monkeypatch.setattr(probe_configs, "cross_entropy_reference", ce_spy)
     out = probe_configs.run_graph(args, {"batch_size": 16})
     # trained at the label-free fit's learning rate, not the untrained one's
     assert seen["lr"] == 3e-3 and seen["epochs"] == 1 and seen["seed"] == 0
@@ -126,19 +126,24 @@ def test_cross_entropy_reference_trains_a_copy(probe_configs):
         max_epochs=1, lr=1e-12, lr_schedule=None, batch_size=16, random_state=0
     ).fit(graphs)
     before = [p.detach().clone() for p in untrained.encoder_.parameters()]
-    encoder = probe_configs.cross_entropy_encoder(
+    untrained_features = untrained.transform(graphs)
+    reference = probe_configs.cross_entropy_reference(
         untrained, graphs, y, epochs=3, lr=1e-2, seed=0
     )
     moved = max(
         (p - b).abs().max().item()
-        for p, b in zip(encoder.parameters(), before, strict=True)
+        for p, b in zip(reference.encoder_.parameters(), before, strict=True)
     )
     assert moved > 1e-3  # it trains (an lr of 1e-12 would leave it as it was)
+    assert reference.encoder_ is reference.net_.module_.encoder  # transform uses it
+    assert not reference.encoder_.training
     for p, b in zip(untrained.encoder_.parameters(), before, strict=True):
         assert torch.equal(p, b)  # on a copy: the estimator is untouched
-    again = probe_configs.cross_entropy_encoder(
+    np.testing.assert_array_equal(untrained.transform(graphs), untrained_features)
+    again = probe_configs.cross_entropy_reference(
         untrained, graphs, y, epochs=3, lr=1e-2, seed=0
     )
-    features = probe_configs._embed(encoder, graphs)
+    features = reference.transform(graphs)
     assert features.shape == (40, untrained.embedding_dim_)
-    np.testing.assert_allclose(features, probe_configs._embed(again, graphs))
+    assert not np.allclose(features, untrained_features)
+    np.testing.assert_allclose(features, again.transform(graphs))
