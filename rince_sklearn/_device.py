@@ -47,6 +47,19 @@ def resolve_device(device: str | torch.device) -> torch.device:
             f"device={device!r} was requested but CUDA is not available; use "
             "device='auto' or 'cpu'."
         )
+    if resolved.type == "meta":
+        raise ValueError(
+            "device='meta' holds shapes and no data, so nothing can be trained or "
+            "embedded on it; use device='auto', 'cpu' or 'cuda'."
+        )
+    if resolved.type not in ("cpu", "cuda"):
+        try:
+            torch.empty(0, device=resolved)
+        except (RuntimeError, AssertionError, NotImplementedError) as exc:
+            raise ValueError(
+                f"device={device!r} is not available here ({exc}); use "
+                "device='auto' or 'cpu'."
+            ) from None
     return resolved
 
 

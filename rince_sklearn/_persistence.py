@@ -40,10 +40,12 @@ destination is replaced, never followed.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import re
+import stat
 import tempfile
 import warnings
 import zipfile
@@ -86,6 +88,13 @@ _ARRAY_DTYPES = {
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
     "uint64", "float16", "float32", "float64",
 }  # fmt: skip
+#: dtypes a tensor in a saved file may have (weights, buffers, fitted state)
+_TENSOR_DTYPES = {
+    "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
+    "float32", "float64",
+}  # fmt: skip
+#: the largest file :func:`read_payload` reads (bytes); a model file is far smaller
+MAX_FILE_BYTES = 4 * 2**30
 #: most zip entries a saved file has (one per tensor storage, plus a few)
 _MAX_ENTRIES = 100_000
 
@@ -487,14 +496,7 @@ def read_payload(file: str | os.PathLike | IO[bytes]) -> Payload:
         for its size; the message says which.
     """
     source = _describe(file)
-    if isinstance(file, (str, os.PathLike)):
-        try:
-            with open(file, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise FileFormatError(f"Cannot read {source}: {exc.strerror}.") from None
-    else:
-        data = file.read()
+    data = _read_bounded(file, source)
     buffer = io.BytesIO(data)
     _check_archive(buffer, len(data), source)
     buffer.seek(0)
@@ -507,10 +509,43 @@ def read_payload(file: str | os.PathLike | IO[bytes]) -> Payload:
             f"{source} is not a file written by RobustContrastiveEmbedder.save(), or "
             f"it holds objects that are not plain data ({exc})."
         ) from None
-    return _check_raw(raw, source)
+    return _check_raw(raw, source, len(data))
 
 
-def _check_raw(raw: Any, source: str) -> Payload:
+def _read_bounded(file: str | os.PathLike | IO[bytes], source: str) -> bytes:
+    """Read at most :data:`MAX_FILE_BYTES` from a regular file or a file object."""
+    too_big = (
+        f"{source} is larger than {MAX_FILE_BYTES} bytes, far more than a model "
+        "written by save() takes; it is not such a file."
+    )
+    if not isinstance(file, (str, os.PathLike)):
+        data = file.read(MAX_FILE_BYTES + 1)
+        if not isinstance(data, bytes):
+            raise TypeError(f"{source} must be opened in binary mode ('rb').")
+        if len(data) > MAX_FILE_BYTES:
+            raise FileFormatError(too_big)
+        return data
+    try:
+        with open(file, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):  # /dev/zero, a pipe, a folder
+                raise FileFormatError(
+                    f"{source} is not a regular file; load() reads files written "
+                    "by save()."
+                )
+            if info.st_size > MAX_FILE_BYTES:
+                raise FileFormatError(too_big)
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise FileFormatError(f"{source} is a folder, not a saved model.") from None
+    except OSError as exc:
+        raise FileFormatError(f"Cannot read {source}: {exc.strerror}.") from None
+    if len(data) > MAX_FILE_BYTES:  # it grew while being read
+        raise FileFormatError(too_big)
+    return data
+
+
+def _check_raw(raw: Any, source: str, size: int) -> Payload:
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise FileFormatError(
             f"{source} was not written by RobustContrastiveEmbedder.save()."
@@ -543,6 +578,7 @@ def _check_raw(raw: Any, source: str) -> Payload:
         "the augmentation's state",
         source,
     )
+    _check_budget([*state.values(), *augmentation_state.values()], size, source)
     for name in augmentation_state:
         if not _STATE_NAME.match(name):
             raise FileFormatError(
@@ -561,20 +597,48 @@ def _check_raw(raw: Any, source: str) -> Payload:
 
 
 def _tensors(value: Any, entry: str, what: str, source: str) -> dict[str, torch.Tensor]:
-    """Check that ``value`` maps names to dense tensors that fit their storage."""
+    """Check that ``value`` maps names to dense CPU tensors that fit their storage."""
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items()
     ):
         raise FileFormatError(f"{source}: {entry} must map names to tensors.")
     for name, tensor in value.items():
+        if tensor.device.type != "cpu":  # meta tensors have shapes and no bytes
+            raise FileFormatError(
+                f"{source}: {what} {name!r} are a {tensor.device.type} tensor; "
+                "files written by save() hold CPU tensors only."
+            )
+        if str(tensor.dtype).removeprefix("torch.") not in _TENSOR_DTYPES:
+            raise FileFormatError(
+                f"{source}: {what} {name!r} have dtype {tensor.dtype}, which a "
+                "saved model never holds."
+            )
         needed = tensor.numel() * tensor.element_size()
         if (
             tensor.layout != torch.strided
             or not tensor.is_contiguous()
-            or tensor.untyped_storage().nbytes() < needed
+            or tensor.untyped_storage().nbytes()
+            < needed + tensor.storage_offset() * tensor.element_size()
         ):
             raise FileFormatError(f"{source}: {what} {name!r} are not a dense tensor.")
     return value
+
+
+def _check_budget(tensors: Iterable[torch.Tensor], size: int, source: str) -> None:
+    """Refuse tensors whose bytes, each counted once, exceed the file's size.
+
+    Every tensor is copied into a module of its own when the model is built,
+    so this is the memory the weights will take. Tensors that view one
+    storage (each a few bytes in the file, each a full copy once loaded) are
+    caught here: ``save`` writes every tensor with a storage of its own.
+    """
+    total = sum(t.numel() * t.element_size() for t in tensors)
+    if total > size:
+        raise FileFormatError(
+            f"{source}: its tensors add up to {total} bytes, more than the file's "
+            f"{size} bytes: they share storage, which files written by save() "
+            "never do (the file is inconsistent or hostile)."
+        )
 
 
 def _json(text: Any, kind: type, name: str, source: str) -> Any:
@@ -698,12 +762,9 @@ def write_payload(payload: Payload, file: str | os.PathLike | IO[bytes]) -> None
         "history": json.dumps(payload.history, default=_json_number),
         # contiguous: channels-last weights are stored in the standard layout
         # (loading copies them back into the module's own layout)
-        "state_dict": {
-            k: v.detach().cpu().contiguous() for k, v in payload.state_dict.items()
-        },
+        "state_dict": {k: _own_storage(v) for k, v in payload.state_dict.items()},
         "augmentation_state": {
-            k: v.detach().cpu().contiguous()
-            for k, v in payload.augmentation_state.items()
+            k: _own_storage(v) for k, v in payload.augmentation_state.items()
         },
     }
     if not isinstance(file, (str, os.PathLike)):
@@ -711,9 +772,12 @@ def write_payload(payload: Payload, file: str | os.PathLike | IO[bytes]) -> None
         return
     path = Path(file)
     directory = path.parent
+    prefix = _temporary_prefix(path)
+    _remove_orphans(directory, prefix)
+    mode = _mode_to_keep(path)
     try:
         fd, temporary = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp", dir=directory
+            prefix=f"{prefix}{os.getpid()}.", suffix=_TEMPORARY_SUFFIX, dir=directory
         )
     except OSError as exc:
         raise OSError(
@@ -724,13 +788,15 @@ def write_payload(payload: Payload, file: str | os.PathLike | IO[bytes]) -> None
             torch.save(raw, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, mode)
         os.replace(temporary, path)  # replaces a symlink itself, not its target
     except BaseException as exc:
         try:
             os.unlink(temporary)
         except OSError:
             pass
+        if _interrupted(exc):  # Ctrl-C inside torch.save surfaces as its error
+            raise KeyboardInterrupt from exc
         if isinstance(exc, (OSError, RuntimeError)):
             raise OSError(
                 f"Cannot save the model to {path}: {exc}. The previous file at "
@@ -738,6 +804,90 @@ def write_payload(payload: Payload, file: str | os.PathLike | IO[bytes]) -> None
             ) from exc
         raise
     _sync_directory(directory)
+
+
+#: the suffix of ``save``'s temporary files (``.<hash>.<pid>.<random>.rince-tmp``)
+_TEMPORARY_SUFFIX = ".rince-tmp"
+
+
+def _own_storage(tensor: torch.Tensor) -> torch.Tensor:
+    """Return a CPU copy of ``tensor`` in a storage of its own, in standard layout.
+
+    Channels-last weights are stored in the standard layout (loading copies
+    them back into the module's own layout); a view never carries the rest of
+    its storage into the file, and no two tensors of a file share bytes, which
+    :func:`read_payload` checks.
+    """
+    return tensor.detach().to("cpu").clone(memory_format=torch.contiguous_format)
+
+
+def _temporary_prefix(path: Path) -> str:
+    """Return the prefix of the temporary files of a save to ``path``.
+
+    Short whatever the name's length (a name up to the file system's limit
+    can be saved to), and the same for every save to one path, so that the
+    next save finds what a killed one left.
+    """
+    digest = hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]
+    return f".{digest}."
+
+
+def _remove_orphans(directory: Path, prefix: str) -> None:
+    """Remove the temporary files of earlier saves to this path that were killed.
+
+    A temporary file names the process that writes it; one whose process no
+    longer runs (on this machine) is debris of a kill. Files of running
+    processes, a concurrent save among them, are left alone.
+    """
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(_TEMPORARY_SUFFIX)):
+            continue
+        pid_text = name[len(prefix) :].partition(".")[0]
+        if not pid_text.isdigit() or _process_is_running(int(pid_text)):
+            continue
+        try:
+            os.unlink(directory / name)
+        except OSError:
+            pass
+
+
+def _process_is_running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or unknowable: keep its file
+    return True
+
+
+def _mode_to_keep(path: Path) -> int:
+    """Return the permission bits of the file being replaced, else the umask's."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode):
+        return stat.S_IMODE(info.st_mode)
+    return 0o666 & ~_umask()
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Return whether ``exc`` is, or was raised while handling, a Ctrl-C."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__context__ or current.__cause__
+    return False
 
 
 def _json_number(value: Any) -> float:

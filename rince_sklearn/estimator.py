@@ -68,7 +68,7 @@ from .metrics import retrieval_auc
 from .modalities import Modality, detect_modality, get_modality
 from .modalities._base import modality_names
 from .supervision import encode_labels
-from .threads import resolve_n_threads, torch_threads
+from .threads import MAX_N_THREADS, available_cores, resolve_n_threads, torch_threads
 
 __all__ = ["RobustContrastiveEmbedder"]
 
@@ -401,8 +401,8 @@ default="rince"
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_threads": [
-            Interval(Integral, 1, None, closed="left"),
-            Interval(Integral, None, -1, closed="right"),
+            Interval(Integral, 1, MAX_N_THREADS, closed="both"),
+            Interval(Integral, -MAX_N_THREADS, -1, closed="both"),
             None,
         ],
         "random_state": ["random_state"],
@@ -1078,6 +1078,21 @@ default="rince"
             raise FileFormatError(
                 f"{payload.source} nests its values too deeply."
             ) from None
+        except (ValueError, TypeError) as exc:
+            if payload.source in str(exc):
+                raise
+            wrapped = FileFormatError if isinstance(exc, ValueError) else TypeError
+            raise wrapped(f"{payload.source}: {exc}") from exc
+        except (
+            RuntimeError, MemoryError, IndexError, KeyError, AttributeError,
+            OverflowError, NotImplementedError,
+        ) as exc:  # fmt: skip
+            # every check runs before anything is built, so this is a file
+            # whose values are consistent yet unusable: say so, naming it
+            raise FileFormatError(
+                f"{payload.source} cannot be loaded: building the model it "
+                f"describes failed ({type(exc).__name__}: {exc})."
+            ) from None
 
     def _to_payload(self) -> Payload:
         """Encode the fitted estimator as plain data (see ``_persistence``)."""
@@ -1162,6 +1177,17 @@ default="rince"
             )
         except InvalidParameterError as exc:
             raise FileFormatError(f"{source}: {exc}") from None
+        n_threads = params.get("n_threads")
+        if n_threads is not None and n_threads > available_cores():
+            # a file's choice must not start more threads than there are cores
+            warnings.warn(
+                f"{source} asks for n_threads={n_threads}; this process may run "
+                f"on {available_cores()} cores, so it is loaded with "
+                f"n_threads={available_cores()}.",
+                UserWarning,
+                stacklevel=3,
+            )
+            params["n_threads"] = available_cores()
         estimator = cls(**params)
 
         fitted = dict(payload.fitted)

@@ -53,6 +53,7 @@ import torch
 
 __all__ = [
     "DEFAULT_N_THREADS",
+    "MAX_N_THREADS",
     "available_cores",
     "limit_torch_threads",
     "resolve_n_threads",
@@ -64,6 +65,8 @@ __all__ = [
 #: fastest for the tabular, image and graph defaults on a 2-core machine, idle
 #: and under load (``benchmarks/bench_threads.py``)
 DEFAULT_N_THREADS = 1
+#: the largest ``n_threads`` (either sign) a parameter may ask for
+MAX_N_THREADS = 1024
 
 #: the variable that joblib's loky workers and Dask's nannies set, and that
 #: torch's OpenMP runtime reads

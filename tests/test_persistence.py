@@ -684,3 +684,263 @@ def test_hostile_pooled_stages_in_an_image_model_are_refused(tmp_path):
     tampered = _tamper(path, tmp_path / "p.pt", fitted={"encoder_kwargs_": kwargs})
     with pytest.raises(ValueError, match="pooled_stages|cannot build"):
         RobustContrastiveEmbedder.load(tampered)
+
+
+# -- second round of attacks: tensors without bytes, shared storage, sizes -------
+
+
+def _wide_mlp_state(width: int, depth: int, make) -> dict:
+    """The state dict of a tabular model with ``depth`` hidden layers ``width`` wide.
+
+    ``make(shape, dtype)`` makes each tensor (a meta tensor, a view of one
+    shared storage...); the layout is that of the default tabular encoder
+    (input batch norm, then Linear-BatchNorm-activation blocks, an output
+    Linear) and head, for wine's 13 columns and FAST's widths.
+    """
+    state = {}
+
+    def batch_norm(prefix, n):
+        state[f"{prefix}.weight"] = make((n,), torch.float32)
+        state[f"{prefix}.bias"] = make((n,), torch.float32)
+        state[f"{prefix}.running_mean"] = make((n,), torch.float32)
+        state[f"{prefix}.running_var"] = make((n,), torch.float32)
+        state[f"{prefix}.num_batches_tracked"] = make((), torch.int64)
+
+    batch_norm("encoder.net.0", 13)
+    for name in ("weight", "bias"):  # the input norm is not affine
+        del state[f"encoder.net.0.{name}"]
+    n_in = 13
+    for i in range(depth):
+        state[f"encoder.net.{1 + 3 * i}.weight"] = make((width, n_in), torch.float32)
+        state[f"encoder.net.{1 + 3 * i}.bias"] = make((width,), torch.float32)
+        batch_norm(f"encoder.net.{2 + 3 * i}", width)
+        n_in = width
+    state[f"encoder.net.{1 + 3 * depth}.weight"] = make((8, n_in), torch.float32)
+    state[f"encoder.net.{1 + 3 * depth}.bias"] = make((8,), torch.float32)
+    state["head.net.0.weight"] = make((8, 8), torch.float32)
+    state["head.net.0.bias"] = make((8,), torch.float32)
+    batch_norm("head.net.1", 8)
+    state["head.net.3.weight"] = make((8, 8), torch.float32)
+    state["head.net.3.bias"] = make((8,), torch.float32)
+    return state
+
+
+def _wide_mlp_file(saved, dst, width, depth, make):
+    path, _ = saved
+    hidden = {"__dict__": [["hidden_dims", [width] * depth]]}
+    state = _wide_mlp_state(width, depth, make)
+    return _tamper(
+        path,
+        dst,
+        params={"encoder_kwargs": hidden},
+        fitted={"encoder_kwargs_": hidden},
+        state_dict=state,
+    )
+
+
+def test_the_wide_model_state_matches_the_real_layout(saved, tmp_path):
+    """The attacks below are real-looking: with real tensors the file loads."""
+    tampered = _wide_mlp_file(
+        saved, tmp_path / "real.pt", 16, 3, lambda s, d: torch.zeros(s, dtype=d)
+    )
+    RobustContrastiveEmbedder.load(tampered)
+
+
+def test_meta_tensors_are_refused_before_the_model_is_built(saved, tmp_path):
+    """Weights as meta tensors: shapes of a 150 MB model in a file of kilobytes."""
+    tampered = _wide_mlp_file(
+        saved, tmp_path / "meta.pt", 512, 150,
+        lambda s, d: torch.empty(s, dtype=d, device="meta"),
+    )  # fmt: skip
+    assert tampered.stat().st_size < 1_000_000
+    growth, error = _peak_memory_of_load(tampered)
+    assert error.startswith("ValueError") and "meta" in error, error
+    assert "meta.pt" in error
+    assert growth < 100, f"load grew the peak memory by {growth} MB"
+
+
+def test_tensors_that_view_one_storage_are_refused(saved, tmp_path):
+    """150 weights viewing one 1 MB storage: a 1 MB file, a 150 MB model."""
+    shared = torch.zeros(512 * 512)
+
+    def view(shape, dtype):
+        if dtype != torch.float32:
+            return torch.zeros(shape, dtype=dtype)
+        return shared[: int(np.prod(shape))].view(shape)
+
+    tampered = _wide_mlp_file(saved, tmp_path / "shared.pt", 512, 150, view)
+    assert tampered.stat().st_size < 3_000_000
+    growth, error = _peak_memory_of_load(tampered)
+    assert error.startswith("ValueError") and "share storage" in error, error
+    assert growth < 100, f"load grew the peak memory by {growth} MB"
+
+
+def test_saved_tensors_never_share_storage(wine, tmp_path):
+    """save writes each tensor in a storage of its own, even a view's."""
+    X, _ = wine
+    emb = RobustContrastiveEmbedder(**FAST).fit(X)
+    emb.save(tmp_path / "m.pt")
+    state = _read(tmp_path / "m.pt")["state_dict"]
+    pointers = [t.untyped_storage().data_ptr() for t in state.values() if t.numel()]
+    assert len(set(pointers)) == len(pointers)
+    for tensor in state.values():
+        needed = tensor.numel() * tensor.element_size()
+        assert tensor.untyped_storage().nbytes() == needed
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.uint16])
+def test_tensors_of_other_dtypes_are_refused(saved, tmp_path, dtype):
+    path, _ = saved
+    payload = _read(path)
+    name = next(iter(payload["state_dict"]))
+    value = payload["state_dict"][name]
+    state = {**payload["state_dict"], name: torch.zeros(value.shape, dtype=dtype)}
+    tampered = _tamper(path, tmp_path / "dtype.pt", state_dict=state)
+    with pytest.raises(ValueError, match="dtype"):
+        RobustContrastiveEmbedder.load(tampered)
+
+
+def test_load_of_a_device_file_is_refused_without_reading_it():
+    with pytest.raises(ValueError, match="not a regular file"):
+        RobustContrastiveEmbedder.load("/dev/zero")
+
+
+def test_load_of_a_folder_names_it(tmp_path):
+    with pytest.raises(ValueError, match=str(tmp_path)):
+        RobustContrastiveEmbedder.load(tmp_path)
+
+
+def test_load_reads_a_bounded_number_of_bytes(saved, monkeypatch):
+    from rince_sklearn import _persistence
+
+    path, _ = saved
+    monkeypatch.setattr(_persistence, "MAX_FILE_BYTES", path.stat().st_size - 1)
+    with pytest.raises(ValueError, match="larger than"):
+        RobustContrastiveEmbedder.load(path)
+    with open(path, "rb") as handle, pytest.raises(ValueError, match="larger than"):
+        RobustContrastiveEmbedder.load(handle)
+
+
+@pytest.mark.parametrize("device", ["meta", "mps", "xla", "cuda:7", "banana"])
+def test_a_device_named_in_the_file_is_a_value_error_naming_it(
+    saved, tmp_path, device
+):
+    path, _ = saved
+    tampered = _tamper(path, tmp_path / "dev.pt", params={"device": device})
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("a real CUDA device may exist here")
+    try:
+        RobustContrastiveEmbedder.load(tampered)
+    except ValueError as exc:
+        assert "dev.pt" in str(exc), exc
+    else:
+        assert device.startswith("cuda")  # falls back to the CPU, with a warning
+
+
+@pytest.mark.parametrize("n_threads", [512, -512, 2**63, 2**20])
+def test_n_threads_from_a_file_is_capped_or_refused(saved, tmp_path, n_threads, wine):
+    from rince_sklearn.threads import available_cores
+
+    path, expected = saved
+    tampered = _tamper(path, tmp_path / "threads.pt", params={"n_threads": n_threads})
+    if abs(n_threads) > 1024:
+        with pytest.raises(ValueError, match="n_threads"):
+            RobustContrastiveEmbedder.load(tampered)
+        return
+    if n_threads > 0:
+        with pytest.warns(UserWarning, match="n_threads"):
+            loaded = RobustContrastiveEmbedder.load(tampered)
+        assert loaded.n_threads == available_cores()
+    else:
+        loaded = RobustContrastiveEmbedder.load(tampered)  # -512: at least 1 thread
+    np.testing.assert_allclose(loaded.transform(wine[0]), expected, atol=1e-6)
+
+
+def test_n_threads_beyond_the_bound_is_refused_by_fit(wine):
+    with pytest.raises(ValueError, match="n_threads"):
+        RobustContrastiveEmbedder(n_threads=2**63).fit(wine[0])
+
+
+def test_load_errors_name_the_file(saved, tmp_path):
+    """Unusable but well-formed values: every load error names the file."""
+    path, _ = saved
+    bad = [
+        {"params": {"lr": "fast"}},
+        {"params": {"temperature": -1.0}},
+        {"fitted": {"n_features_in_": "many"}},
+        {"fitted": {"modality_": "audio"}},
+    ]
+    for i, change in enumerate(bad):
+        tampered = _tamper(path, tmp_path / f"bad{i}.pt", **change)
+        with pytest.raises((ValueError, TypeError)) as info:
+            RobustContrastiveEmbedder.load(tampered)
+        assert f"bad{i}.pt" in str(info.value), (change, info.value)
+
+
+# -- save: modes, killed saves, Ctrl-C, long names --------------------------------
+
+
+def test_save_keeps_the_mode_of_the_file_it_replaces(saved, wine, tmp_path):
+    _, _ = saved
+    emb = RobustContrastiveEmbedder(**FAST).fit(wine[0])
+    target = tmp_path / "private.pt"
+    emb.save(target)
+    os.chmod(target, 0o600)
+    emb.save(target)
+    assert (target.stat().st_mode & 0o777) == 0o600
+
+
+def test_the_next_save_removes_what_a_killed_save_left(wine, tmp_path):
+    target = tmp_path / "model.pt"
+    script = textwrap.dedent(
+        f"""
+        import os, torch
+        from sklearn.datasets import load_wine
+        from rince_sklearn import RobustContrastiveEmbedder
+        emb = RobustContrastiveEmbedder(max_epochs=1, embedding_dim=8,
+            projection_dim=8, random_state=0).fit(load_wine(return_X_y=True)[0])
+        def die(*args, **kwargs):
+            os._exit(9)  # killed in the middle of writing
+        torch.save = die
+        emb.save({str(target)!r})
+        """
+    )
+    for _ in range(3):
+        result = subprocess.run([sys.executable, "-c", script], cwd=ROOT)
+        assert result.returncode == 9
+    # each killed save removed its killed predecessor's file: one is left
+    debris = [p for p in tmp_path.iterdir() if p.name != "model.pt"]
+    assert len(debris) == 1, debris
+    # a concurrent save's temporary file (its process runs) must be left alone
+    live = tmp_path / f".{debris[0].name.split('.')[1]}.{os.getpid()}.x.rince-tmp"
+    live.write_bytes(b"in progress")
+    RobustContrastiveEmbedder(**FAST).fit(wine[0]).save(target)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(["model.pt", live.name]), left
+    RobustContrastiveEmbedder.load(target)
+
+
+def test_ctrl_c_inside_torch_save_stays_a_keyboard_interrupt(
+    saved, wine, tmp_path, monkeypatch
+):
+    """torch.save's writer turns a Ctrl-C into a RuntimeError on its way out."""
+    emb = RobustContrastiveEmbedder(**FAST).fit(wine[0])
+
+    def interrupted_save(obj, handle):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise RuntimeError("PytorchStreamWriter failed writing file data/0")
+
+    monkeypatch.setattr(torch, "save", interrupted_save)
+    with pytest.raises(KeyboardInterrupt):
+        emb.save(tmp_path / "m.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_to_a_name_at_the_file_system_limit(wine, tmp_path):
+    emb = RobustContrastiveEmbedder(**FAST).fit(wine[0])
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    target = tmp_path / ("m" * (limit - 3) + ".pt")
+    emb.save(target)
+    RobustContrastiveEmbedder.load(target)
