@@ -251,17 +251,28 @@ class ContrastiveNet(NeuralNet):
         encoder = self.module_.encoder
         was_training = encoder.training
         encoder.eval()
-        outputs = []
+        n_samples = len(source)
+        out: Tensor | None = None
+        start = 0
         try:
             with torch.inference_mode():
                 for batch, _ in BatchLoader(source, batch_size=batch_size):
                     batch = move_to_device(batch, self.device)
                     if generator is not None and self.augmentation is not None:
                         batch = call_augmentation(self.augmentation, batch, generator)
-                    outputs.append(encoder(batch).float().cpu())
+                    n = _batch_length(batch)
+                    if generator is None:  # transform: every chunk the same shape
+                        batch = _pad_rows(batch, batch_size)
+                    rows = encoder(batch)[:n].float().cpu()  # (n, embedding_dim)
+                    if out is None:  # written in place: no list of chunks to join
+                        out = torch.empty((n_samples, *rows.shape[1:]))
+                    out[start : start + n] = rows
+                    start += n
         finally:
             encoder.train(was_training)
-        return torch.cat(outputs)
+        if out is None:
+            raise ValueError("There are no samples to embed.")
+        return out
 
     # -- one step ---------------------------------------------------------------
     def make_view(self, batch: Any) -> Any:
@@ -413,3 +424,24 @@ class ContrastiveNet(NeuralNet):
             "temperature)), lower q, or check the input and the augmentation "
             "for NaN or extreme values."
         )
+
+
+def _batch_length(batch: Any) -> int:
+    """Return the number of samples in a batch (a tensor or a batched graph)."""
+    return batch.shape[0] if isinstance(batch, Tensor) else len(batch)
+
+
+def _pad_rows(batch: Any, size: int) -> Any:
+    """Pad a tensor batch to ``size`` rows by repeating its last row.
+
+    The encoder then always sees batches of one shape, and the kernels that
+    torch picks by shape (a matrix-vector product for one row, blocked
+    products for many) compute every sample the same way: an embedding does
+    not depend on which other samples were transformed with it (scikit-learn's
+    subset invariance). Batched graphs vary in size by nature and are left
+    as they are.
+    """
+    if not isinstance(batch, Tensor) or batch.shape[0] >= size:
+        return batch
+    padding = batch[-1:].expand(size - batch.shape[0], *batch.shape[1:])
+    return torch.cat([batch, padding])
