@@ -8,14 +8,20 @@ turn a captured log into unreadable lines.
 On a terminal, one line is redrawn in place (at most ten times a second) with
 the fraction of the fit done, the running mean loss of the current epoch, the
 time elapsed and the time left; every finished epoch leaves one line behind.
+The time left is the median duration of the last few epochs times the epochs
+left (the current epoch counted by its batches), so it follows a change of
+load on the machine within a few epochs instead of averaging over the whole
+fit.
 When the output is not a terminal (a log file, a notebook, a CI job) only the
 per-epoch lines are written, as plain lines without carriage returns.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
+from collections import deque
 from typing import Any, TextIO
 
 from skorch.callbacks import Callback
@@ -53,6 +59,8 @@ class FitProgress(Callback):
         starts.
     width : int, default=20
         Characters of the bar.
+    recent : int, default=5
+        Finished epochs whose median duration gives the time left.
 
     Examples
     --------
@@ -63,11 +71,16 @@ class FitProgress(Callback):
     """
 
     def __init__(
-        self, epochs: int | None = None, stream: TextIO | None = None, width: int = 20
+        self,
+        epochs: int | None = None,
+        stream: TextIO | None = None,
+        width: int = 20,
+        recent: int = 5,
     ) -> None:
         self.epochs = epochs
         self.stream = stream
         self.width = width
+        self.recent = recent
 
     # -- state, reset at the start of every training run --------------------------
     def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any):
@@ -81,11 +94,14 @@ class FitProgress(Callback):
         self.batches_per_epoch_: int | None = None
         self.start_ = time.perf_counter()
         self.last_draw_ = 0.0
+        self.epoch_start_ = self.start_
+        self.recent_epochs_: deque[float] = deque(maxlen=self.recent)
 
     def on_epoch_begin(self, net: Any, dataset_train: Any = None, **kwargs: Any):
         """Reset the epoch's running loss; count its batches once known."""
         self.batch_count_ = 0
         self.loss_sum_ = 0.0
+        self.epoch_start_ = time.perf_counter()
         if dataset_train is not None and self.batches_per_epoch_ is None:
             self.batches_per_epoch_ = net.batches_per_epoch(dataset_train)
 
@@ -116,6 +132,7 @@ class FitProgress(Callback):
     def on_epoch_end(self, net: Any, **kwargs: Any):
         """Write one line for the finished epoch: its loss, time and the ETA."""
         self.epochs_done_ += 1
+        self.recent_epochs_.append(time.perf_counter() - self.epoch_start_)
         done = self.epochs_done_ / self.total_epochs_
         record = net.history[-1]
         loss = record.get("train_loss", float("nan"))
@@ -150,7 +167,15 @@ class FitProgress(Callback):
         return min((self.epochs_done_ + within) / self.total_epochs_, 1.0)
 
     def _times(self, done: float) -> str:
-        elapsed = time.perf_counter() - self.start_
-        left = elapsed * (1 - done) / done if done > 0 else float("nan")
-        eta = format_seconds(left) if done > 0 else "?"
-        return f"elapsed {format_seconds(elapsed)}  ETA {eta}"
+        now = time.perf_counter()
+        elapsed = now - self.start_
+        if self.recent_epochs_:
+            # the recent pace: a fit that slows down (or speeds up) when the
+            # machine's load changes gets an ETA of the new pace
+            epochs_left = max(self.total_epochs_ * (1 - done), 0.0)
+            left = statistics.median(self.recent_epochs_) * epochs_left
+        elif done > 0:
+            left = elapsed * (1 - done) / done  # within the first epoch
+        else:
+            return f"elapsed {format_seconds(elapsed)}  ETA ?"
+        return f"elapsed {format_seconds(elapsed)}  ETA {format_seconds(left)}"

@@ -120,3 +120,31 @@ def test_format_seconds():
     assert format_seconds(60) == "1m00s"
     assert format_seconds(3599) == "59m59s"
     assert format_seconds(3600 * 25 + 60) == "25h01m"
+
+
+def test_the_eta_follows_the_recent_pace(monkeypatch):
+    """Epochs that slow down (the machine got busy) give the ETA of the new pace.
+
+    Four epochs of 1 s, then epochs of 10 s: after three slow epochs the ETA
+    is 10 s per epoch left, where the mean over the whole fit would say 5.
+    """
+    now = {"t": 0.0}
+    monkeypatch.setattr("rince_sklearn._progress.time.perf_counter", lambda: now["t"])
+
+    class Net:  # what FitProgress reads of a skorch net
+        max_epochs = 12
+        history: list = []
+
+    net, stream = Net(), io.StringIO()
+    progress = FitProgress(stream=stream, recent=3)
+    progress.on_train_begin(net)
+    for epoch in range(12):
+        progress.on_epoch_begin(net)
+        now["t"] += 1.0 if epoch < 4 else 10.0
+        net.history = [{"train_loss": 1.0, "dur": 1.0}] * (epoch + 1)
+        progress.on_epoch_end(net)
+    etas = re.findall(r"ETA (\S+)", stream.getvalue())
+    assert etas[4] == "7.0s"  # epoch 5: median of 1, 1, 10 s times 7 left
+    assert etas[6] == "50.0s"  # epoch 7: three slow epochs, 10 s times 5 left
+    assert etas[7] == "40.0s"  # epoch 8: 10 s times 4 epochs left
+    assert etas[-1] == "0.0s"
