@@ -33,6 +33,7 @@ from skorch.history import History
 from torch import nn
 
 from ._device import available_device, resolve_device
+from ._memory import check_step_memory
 from ._net import ContrastiveNet
 from ._persistence import (
     ClassAllowList,
@@ -60,7 +61,7 @@ from .augment._base import (
     fit_augmentation,
     set_augmentation_state,
 )
-from .batching import BatchSource
+from .batching import BatchSource, move_to_device
 from .callbacks import QWarmup, WarmupCosineLR
 from .encoders.head import ContrastiveModule
 from .losses import get_loss_class, registered_loss_names
@@ -692,6 +693,11 @@ default="rince"
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         self.net_ = self._build_net(modality, seed)
+        check_step_memory(
+            self.net_.module_.encoder,
+            move_to_device(source.take(torch.arange(1)), self.device_),
+            self.batch_size_,
+        )
 
     def _resolve_defaults(self, modality: Modality, n_samples: int) -> None:
         """Set ``lr_``, ``temperature_``, ``max_epochs_``, ``encoder_kwargs_``."""
