@@ -811,10 +811,10 @@ def test_load_of_a_folder_names_it(tmp_path):
 
 
 def test_load_reads_a_bounded_number_of_bytes(saved, monkeypatch):
-    from rince_sklearn import _persistence
+    from rince_sklearn._persistence import reading
 
     path, _ = saved
-    monkeypatch.setattr(_persistence, "MAX_FILE_BYTES", path.stat().st_size - 1)
+    monkeypatch.setattr(reading, "MAX_FILE_BYTES", path.stat().st_size - 1)
     with pytest.raises(ValueError, match="larger than"):
         RobustContrastiveEmbedder.load(path)
     with open(path, "rb") as handle, pytest.raises(ValueError, match="larger than"):
