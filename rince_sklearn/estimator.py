@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from numbers import Integral, Real
@@ -22,10 +21,8 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
-    InvalidParameterError,
     Options,
     StrOptions,
-    validate_parameter_constraints,
 )
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping
@@ -45,19 +42,13 @@ from ._persistence import (
     check_str,
     check_str_array,
     check_str_dict,
-    decode_augmentation,
-    decode_class,
-    decode_plain,
-    encode_augmentation,
-    encode_class,
-    encode_plain,
     read_payload,
     write_payload,
 )
+from ._persistence.mapping import declared_attributes, decode_payload, to_payload
 from ._progress import FitProgress
 from ._version import __version__
 from .augment._base import (
-    augmentation_state,
     fit_augmentation,
     set_augmentation_state,
 )
@@ -69,7 +60,7 @@ from .metrics import retrieval_auc
 from .modalities import Modality, detect_modality, get_modality
 from .modalities._base import modality_names
 from .supervision import encode_labels
-from .threads import MAX_N_THREADS, available_cores, resolve_n_threads, torch_threads
+from .threads import MAX_N_THREADS, resolve_n_threads, torch_threads
 
 __all__ = ["RobustContrastiveEmbedder"]
 
@@ -350,6 +341,8 @@ default="rince"
         "embedding_dim_": check_int(1),
     }
     #: fitted attributes that ``load`` and unpickling rebuild instead
+    #: parameters that may hold a class, with the base class it must derive from
+    _class_parameters: dict[str, type] = _CLASS_PARAMETERS
     _rebuilt_attributes: tuple[str, ...] = (
         "net_",
         "encoder_",
@@ -678,7 +671,7 @@ default="rince"
             )
         self.modality_ = modality.name
         # drop what a fit on another modality left (image_shape_ after images)
-        keep = {*self._saved_attributes, *modality.fitted_attributes}
+        keep = set(declared_attributes(type(self), modality))
         for name in [n for n in vars(self) if n.endswith("_") and n[0] != "_"]:
             if name not in keep:
                 delattr(self, name)
@@ -1018,7 +1011,7 @@ default="rince"
         True
         """
         check_is_fitted(self)
-        write_payload(self._to_payload(), path)
+        write_payload(to_payload(self, __version__), path)
 
     @classmethod
     def load(
@@ -1079,7 +1072,12 @@ default="rince"
         allow = ClassAllowList(trusted)
         payload = read_payload(path)
         try:
-            return cls._from_payload(payload, allow, device=device)
+            decoded = decode_payload(cls, payload, allow, device=device)
+            estimator = cls(**decoded.params)
+            for name, value in decoded.fitted.items():
+                setattr(estimator, name, value)
+            estimator._restore(decoded.modality, payload)
+            return estimator
         except RecursionError:
             raise FileFormatError(
                 f"{payload.source} nests its values too deeply."
@@ -1100,138 +1098,9 @@ default="rince"
                 f"describes failed ({type(exc).__name__}: {exc})."
             ) from None
 
-    def _to_payload(self) -> Payload:
-        """Encode the fitted estimator as plain data (see ``_persistence``)."""
-        params = self.get_params(deep=False)
-        if params.get("callbacks"):
-            warnings.warn(
-                "Callbacks are not saved: the loaded estimator has callbacks=None.",
-                UserWarning,
-                stacklevel=3,
-            )
-            params["callbacks"] = None
-        encoded = {}
-        for name, value in params.items():
-            if name in _CLASS_PARAMETERS and isinstance(value, type):
-                encoded[name] = encode_class(value)
-            elif name == "augmentation":
-                encoded[name] = encode_augmentation(value)
-            else:
-                encoded[name] = encode_plain(value)
-        declared = self._declared_attributes(get_modality(self.modality_))
-        fitted = {}
-        for name, value in vars(self).items():
-            if not name.endswith("_") or name.startswith("_"):
-                continue
-            if name in self._rebuilt_attributes:
-                continue
-            if name not in declared:
-                raise ValueError(
-                    f"The fitted attribute {name} cannot be saved: it is not "
-                    "declared in _saved_attributes or the modality's "
-                    "fitted_attributes. Use pickle/joblib, or declare it."
-                )
-            fitted[name] = encode_plain(value)
-        return Payload(
-            params=encoded,
-            fitted=fitted,
-            history=self.history_.to_list(),
-            state_dict=dict(self.net_.module_.state_dict()),
-            augmentation_state=augmentation_state(self.augmentation_),
-            library_version=__version__,
-        )
-
-    @classmethod
-    def _declared_attributes(cls, modality: Modality) -> dict[str, Callable]:
-        return {**cls._saved_attributes, **modality.fitted_attributes}
-
-    @classmethod
-    def _from_payload(
-        cls,
-        payload: Payload,
-        allow: ClassAllowList,
-        device: str | torch.device | None = None,
-    ) -> RobustContrastiveEmbedder:
-        """Check a read payload and restore the estimator it describes."""
-        source = payload.source
-        unknown = set(payload.params) - set(cls._get_param_names())
-        if unknown:
-            raise FileFormatError(
-                f"{source} sets unknown parameters {sorted(unknown)}; it was not "
-                f"written by this version of {cls.__name__}.save()."
-            )
-        params = {}
-        for name, value in payload.params.items():
-            where = f"{source}: parameter {name!r}"
-            if name in _CLASS_PARAMETERS:
-                params[name] = decode_class(
-                    value, _CLASS_PARAMETERS[name], allow, where
-                )
-            elif name == "augmentation":
-                params[name] = decode_augmentation(value, allow, where)
-            else:
-                params[name] = decode_plain(value, where)
-        if params.get("callbacks") is not None:
-            raise FileFormatError(f"{source}: callbacks are never saved.")
-        # files written before the parameter existed trained with equal weights
-        params.setdefault("own_view_weight", None)
-        if device is not None:
-            params["device"] = device
-        try:
-            validate_parameter_constraints(
-                cls._parameter_constraints, params, caller_name=cls.__name__
-            )
-        except InvalidParameterError as exc:
-            raise FileFormatError(f"{source}: {exc}") from None
-        n_threads = params.get("n_threads")
-        if n_threads is not None and n_threads > available_cores():
-            # a file's choice must not start more threads than there are cores
-            warnings.warn(
-                f"{source} asks for n_threads={n_threads}; this process may run "
-                f"on {available_cores()} cores, so it is loaded with "
-                f"n_threads={available_cores()}.",
-                UserWarning,
-                stacklevel=3,
-            )
-            params["n_threads"] = available_cores()
-        estimator = cls(**params)
-
-        fitted = dict(payload.fitted)
-        if payload.format_version == 1:  # before the "auto" defaults existed
-            for name in ("lr", "temperature", "max_epochs"):
-                fitted.setdefault(f"{name}_", payload.params.get(name))
-            kwargs = payload.params.get("encoder_kwargs") or {"__dict__": []}
-            fitted.setdefault("encoder_kwargs_", kwargs)
-        if "embedding_dim_" not in fitted:  # before embedding_dim="auto" existed
-            fitted["embedding_dim_"] = payload.params.get("embedding_dim")
-        modality_name = decode_plain(fitted.get("modality_"), f"{source}: modality_")
-        try:
-            modality = get_modality(check_str(modality_name))
-        except (TypeError, ValueError) as exc:
-            raise FileFormatError(
-                f"{source}: fitted attribute modality_: {exc}"
-            ) from None
-        declared = cls._declared_attributes(modality)
-        unknown = set(fitted) - set(declared)
-        # every declared attribute is set by fit, but for DataFrame column names
-        missing = set(declared) - {"feature_names_in_"} - set(fitted)
-        if unknown or missing:
-            raise FileFormatError(
-                f"{source} has unknown fitted attributes {sorted(unknown)} or lacks "
-                f"{sorted(missing)}."
-            )
-        for name, value in fitted.items():
-            where = f"{source}: fitted attribute {name}"
-            try:
-                setattr(estimator, name, declared[name](decode_plain(value, where)))
-            except TypeError as exc:
-                raise FileFormatError(f"{where}: {exc}.") from None
-        estimator._restore(modality, payload)
-        return estimator
-
     def _restore(self, modality: Modality, payload: Payload) -> None:
         """Build the net for the loaded attributes and load its weights into it."""
-        self.device_ = available_device(self.device, stacklevel=4)
+        self.device_ = available_device(self.device, stacklevel=3)
         augmentation = self._resolve_augmentation(modality)
         if payload.augmentation_state:
             if not getattr(augmentation, "requires_fit", False):

@@ -944,3 +944,62 @@ def test_save_to_a_name_at_the_file_system_limit(wine, tmp_path):
     target = tmp_path / ("m" * (limit - 3) + ".pt")
     emb.save(target)
     RobustContrastiveEmbedder.load(target)
+
+
+# -- stored files of every format version -----------------------------------------
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_stored_file_of_each_format_version_loads(wine, version):
+    """Files written by earlier versions (tests/data/make_format_fixtures.py)."""
+    loaded = RobustContrastiveEmbedder.load(DATA / f"format_v{version}.pt")
+    expected = np.load(DATA / "format_embedding.npy")
+    np.testing.assert_allclose(loaded.transform(wine[0][:20]), expected, atol=1e-5)
+    assert loaded.optimizer is torch.optim.AdamW
+    assert isinstance(loaded.augmentation, GaussianNoise)
+    assert (loaded.lr_, loaded.temperature_, loaded.max_epochs_) == (0.01, 0.5, 3)
+    assert loaded.encoder_kwargs_ == {"hidden_dims": [16, 16]}
+    assert loaded.embedding_dim_ == 8
+    # version 1 was written before own_view_weight: trained with equal weights
+    assert loaded.own_view_weight == (None if version == 1 else 0.5)
+
+
+def test_every_old_format_version_has_an_upgrade_and_a_stored_file():
+    from rince_sklearn._persistence import FORMAT_VERSION, READABLE_VERSIONS
+    from rince_sklearn._persistence.mapping import UPGRADES
+
+    assert sorted(UPGRADES) == [v for v in READABLE_VERSIONS if v < FORMAT_VERSION]
+    for version in READABLE_VERSIONS:
+        assert (DATA / f"format_v{version}.pt").is_file()
+
+
+def test_the_version_1_upgrade_retags_classes_and_fills_the_settings():
+    from rince_sklearn._persistence import Payload
+    from rince_sklearn._persistence.mapping import upgrade
+
+    old = Payload(
+        params={"optimizer": {"__import__": "torch.optim.adamw:AdamW"},
+                "device": {"__device__": "cpu"}, "lr": 0.1, "temperature": 0.2,
+                "max_epochs": 4, "encoder_kwargs": None},
+        fitted={}, history=[], state_dict={}, format_version=1,
+    )  # fmt: skip
+    new = upgrade(old)
+    assert new.format_version == 2 and old.format_version == 1
+    assert new.params["optimizer"] == {"__class__": "torch.optim.adamw:AdamW"}
+    assert new.params["device"] == "cpu"
+    assert new.fitted == {
+        "lr_": 0.1, "temperature_": 0.2, "max_epochs_": 4,
+        "encoder_kwargs_": {"__dict__": []},
+    }  # fmt: skip
+
+
+def test_a_version_2_file_with_version_1_tags_is_refused(tmp_path):
+    """The upgrade retags version 1 files only: version 2 never wrote these tags."""
+    payload = _read(DATA / "format_v2.pt")
+    params = json.loads(payload["params"])
+    params["optimizer"] = {"__import__": params["optimizer"]["__class__"]}
+    torch.save({**payload, "params": json.dumps(params)}, tmp_path / "tags.pt")
+    with pytest.raises(ValueError, match="tags.pt"):
+        RobustContrastiveEmbedder.load(tmp_path / "tags.pt")

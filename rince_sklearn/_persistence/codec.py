@@ -220,8 +220,6 @@ def decode_plain(value: Any, where: str) -> Any:
         return out
     if set(value) == {"__ndarray__", "dtype"}:
         return _decode_array(value, where)
-    if set(value) == {"__device__"} and isinstance(value["__device__"], str):
-        return value["__device__"]  # version 1 stored torch.device this way
     tag = next((k for k in value if k.startswith("__")), None)
     raise FileFormatError(
         f"{where}: {tag or 'a dictionary'} is not allowed here (only plain data: "
@@ -249,8 +247,6 @@ def decode_class(value: Any, base: type, allow: ClassAllowList, where: str) -> A
     if isinstance(value, dict):
         if set(value) == {"__class__"}:
             return allow.get(value["__class__"], base, where)
-        if set(value) == {"__import__"}:  # version 1's name for the same thing
-            return allow.get(value["__import__"], base, where)
     return decode_plain(value, where)
 
 
