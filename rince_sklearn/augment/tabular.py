@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import copy
 import functools
+from numbers import Integral, Real
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from ._base import Augmentation
+from ._params import Number
+
+#: the strongest tabular noise, relative to each column's spread: beyond it
+#: a view keeps nothing of the row
+MAX_NOISE_STD = 10.0
+#: the most training rows :class:`MarginalCorruption` may keep (the memory of
+#: its pool, and the size of a saved file)
+MAX_POOL_ROWS = 10_000_000
 
 __all__ = ["GaussianNoise", "MarginalCorruption", "marginal_corruption"]
 
@@ -113,12 +122,14 @@ class MarginalCorruption(Augmentation):
     Parameters
     ----------
     corruption_rate : float, default=0.6
-        Probability that an entry is replaced by a draw from its column.
+        Probability that an entry is replaced by a draw from its column, in
+        ``[0, 1]``.
     noise_std : float, default=0.0
         Standard deviation of Gaussian noise added afterwards, relative to each
-        column's standard deviation in the batch.
+        column's standard deviation in the batch, in ``[0, 10]``.
     max_rows : int, default=100_000
-        Training rows kept as donors by ``fit``: a larger training set is
+        Training rows kept as donors by ``fit``, 1 to 10,000,000: a larger
+        training set is
         subsampled (uniformly, with a fixed seed), which keeps each column's
         marginal up to sampling error and bounds the memory (and the saved
         file).
@@ -152,6 +163,13 @@ class MarginalCorruption(Augmentation):
     (True, True)
     """
 
+    modality = "tabular"
+    _parameter_constraints: dict[str, list[Any]] = {
+        "corruption_rate": [Number(Real, 0, 1)],
+        "noise_std": [Number(Real, 0, MAX_NOISE_STD)],
+        "max_rows": [Number(Integral, 1, MAX_POOL_ROWS)],
+    }
+
     @property
     def requires_fit(self) -> bool:  # noqa: D102 - documented on Augmentation
         return True
@@ -168,6 +186,7 @@ class MarginalCorruption(Augmentation):
 
     def fit(self, X: Tensor) -> MarginalCorruption:
         """Keep the training rows ``X`` (shape ``(n, F)``) as donors."""
+        self.check_params()
         X = torch.as_tensor(X)
         if X.ndim != 2:
             raise ValueError(
@@ -296,7 +315,8 @@ class GaussianNoise(Augmentation):
     Parameters
     ----------
     std : float, default=0.1
-        Noise standard deviation, relative to each column's spread.
+        Noise standard deviation, relative to each column's spread, in
+        ``[0, 10]``.
 
     Examples
     --------
@@ -308,6 +328,11 @@ class GaussianNoise(Augmentation):
     >>> bool(((relative > 0.08) & (relative < 0.12)).all())
     True
     """
+
+    modality = "tabular"
+    _parameter_constraints: dict[str, list[Any]] = {
+        "std": [Number(Real, 0, MAX_NOISE_STD)]
+    }
 
     def __init__(self, std: float = 0.1) -> None:
         self.std = std
