@@ -12,6 +12,7 @@ from ._base import (
     augmentation_state,
     call_augmentation,
     call_augmentation_shard,
+    check_augmentation,
     fit_augmentation,
     set_augmentation_state,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "RandomResizedCrop",
     "call_augmentation",
     "call_augmentation_shard",
+    "check_augmentation",
     "default_image_augmentation",
     "marginal_corruption",
     "random_resized_crop",

@@ -25,6 +25,8 @@ from typing import Any, cast
 
 import torch
 
+from ._params import MAX_DEPTH, Members, Weights, check_declared, short_repr
+
 __all__ = [
     "Augmentation",
     "Compose",
@@ -34,6 +36,7 @@ __all__ = [
     "augmentation_state",
     "call_augmentation",
     "call_augmentation_shard",
+    "check_augmentation",
     "fit_augmentation",
     "set_augmentation_state",
 ]
@@ -43,7 +46,14 @@ class Augmentation:
     """Base class of the batched augmentations.
 
     Subclasses implement :meth:`augment`. Their ``__init__`` stores its arguments
-    under the same names, which :meth:`get_params` reads back.
+    under the same names, unchanged, which :meth:`get_params` reads back; so
+    augmentations clone as scikit-learn estimators do (``sklearn.base.clone``,
+    ``GridSearchCV`` over ``augmentation__<parameter>``).
+
+    A subclass may declare the data it is for (``modality``) and the values
+    its parameters may take (``_parameter_constraints``, a dict of allowed
+    alternatives per parameter, as the built-in augmentations do); every call
+    and :func:`check_augmentation` check what is declared, and nothing else.
 
     Examples
     --------
@@ -58,6 +68,9 @@ class Augmentation:
     (Scale(factor=3.0), {'factor': 3.0})
     >>> Scale(3.0)(torch.ones(1, 2)).tolist()
     [[3.0, 3.0]]
+    >>> from sklearn.base import clone
+    >>> clone(Scale(3.0)).set_params(factor=4.0)
+    Scale(factor=4.0)
     """
 
     @property
@@ -110,21 +123,186 @@ class Augmentation:
         return value
 
     def __call__(self, batch: Any, generator: torch.Generator | None = None) -> Any:
+        self.check_params()
         return self.augment(batch, generator=generator)
 
-    def get_params(self) -> dict[str, Any]:
-        """Return the constructor's arguments as a dict."""
-        names = inspect.signature(type(self).__init__).parameters
-        return {name: getattr(self, name) for name in names if name != "self"}
+    #: the data this augmentation is for: ``"tabular"``, ``"image"``,
+    #: ``"graph"``, or None when it works on any data (or its members decide)
+    modality: str | None = None
+
+    #: the values each constructor parameter may take: a list of alternatives
+    #: per parameter name (see ``rince_sklearn.augment._params``); parameters
+    #: not listed are not checked
+    _parameter_constraints: dict[str, list[Any]] = {}
+
+    def check_params(self) -> Augmentation:
+        """Check this augmentation's own parameters against their declared ranges.
+
+        Only what the class declares in ``_parameter_constraints`` is checked
+        (nothing, for a subclass that declares nothing), and only this
+        object's own parameters: :func:`check_augmentation` checks the members
+        of :class:`Compose` and the like too. Called at the start of every
+        call, so that no batch is augmented with values out of range.
+
+        Returns
+        -------
+        self : Augmentation
+
+        Raises
+        ------
+        TypeError
+            A parameter's type is not allowed (a bool where an int is
+            expected, a float where an int is expected, ...).
+        ValueError
+            A parameter is out of its range; the message names the class, the
+            parameter, the value and what is allowed.
+        """
+        constraints = type(self)._parameter_constraints
+        if constraints:
+            names = _param_names(type(self))
+            check_declared(self, {k: v for k, v in constraints.items() if k in names})
+        return self
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Return the constructor's arguments as a dict (scikit-learn's convention).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of parameters that are augmentations
+            themselves, as ``"<name>__<parameter>"``. Members of a list (the
+            ``augmentations`` of :class:`Compose`) are not listed, but
+            :meth:`set_params` reaches them by index.
+
+        Returns
+        -------
+        params : dict of str to object
+        """
+        out: dict[str, Any] = {}
+        for name in _param_names(type(self)):
+            value = getattr(self, name)
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                out.update((f"{name}__{k}", v) for k, v in value.get_params().items())
+            out[name] = value
+        return out
+
+    def set_params(self, **params: Any) -> Augmentation:
+        """Set parameters, scikit-learn's way (``GridSearchCV`` calls it).
+
+        Keys are constructor parameters, ``"<name>__<parameter>"`` for a
+        parameter of a parameter that is an augmentation, or
+        ``"<name>__<index>__<parameter>"`` for a member of a list, for example
+        ``augmentations__0__std`` for the first member of a :class:`Compose`
+        (that member is changed in place, as scikit-learn changes the steps of
+        a pipeline). Values are checked when the augmentation is used.
+
+        Parameters
+        ----------
+        **params : dict
+            The new values.
+
+        Returns
+        -------
+        self : Augmentation
+
+        Examples
+        --------
+        >>> from rince_sklearn.augment import Compose, GaussianNoise
+        >>> views = Compose([GaussianNoise(0.1)]).set_params(augmentations__0__std=0.3)
+        >>> views
+        Compose(augmentations=[GaussianNoise(std=0.3)])
+        """
+        if not params:
+            return self
+        names = _param_names(type(self))
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            name, delim, sub_key = key.partition("__")
+            if name not in names:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for {type(self).__name__}: its "
+                    f"parameters are {list(names)}."
+                )
+            if delim:
+                nested.setdefault(name, {})[sub_key] = value
+            else:
+                setattr(self, name, value)
+        for name, sub_params in nested.items():
+            _set_nested(self, name, getattr(self, name), sub_params)
+        return self
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        params = self.get_params(deep=False)
+        args = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"{type(self).__name__}({args})"
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_params() == other.get_params()
+        if type(self) is not type(other):
+            return False
+        assert isinstance(other, Augmentation)
+        return self.get_params(deep=False) == other.get_params(deep=False)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+#: ``_param_names``' answers, by class (read on every call of an augmentation)
+_PARAM_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _param_names(cls: type) -> tuple[str, ...]:
+    """Return the names of ``cls.__init__``'s parameters, in order (no ``self``)."""
+    names = _PARAM_NAMES.get(cls)
+    if names is None:
+        names = _PARAM_NAMES[cls] = _read_param_names(cls)
+    return names
+
+
+def _read_param_names(cls: type) -> tuple[str, ...]:
+    init = cls.__init__  # type: ignore[misc]
+    if init is object.__init__:
+        return ()
+    parameters = inspect.signature(init).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        raise TypeError(
+            f"{cls.__name__}.__init__ takes *args, so its parameters cannot be "
+            "read back (scikit-learn's convention): name each argument."
+        )
+    return tuple(
+        p.name
+        for p in parameters
+        if p.name != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD
+    )
+
+
+def _set_nested(owner: Any, name: str, value: Any, params: dict[str, Any]) -> None:
+    """Set ``params`` on ``owner``'s parameter ``name`` (an object or a list)."""
+    if hasattr(value, "set_params") and not isinstance(value, type):
+        value.set_params(**params)
+        return
+    where = f"{type(owner).__name__}'s parameter {name!r}"
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(
+            f"{where} has no parameters of its own, so {sorted(params)} cannot be "
+            f"set in it; set {name!r} itself."
+        )
+    by_member: dict[int, dict[str, Any]] = {}
+    for key, v in params.items():
+        position, delim, rest = key.partition("__")
+        if not (position.isdigit() and int(position) < len(value) and delim):
+            raise ValueError(
+                f"Cannot set {name}__{key}: a member of {where} is set as "
+                f"{name}__<index>__<parameter>, with index < {len(value)}; "
+                f"to replace members, set {name!r} itself."
+            )
+        by_member.setdefault(int(position), {})[rest] = v
+    for index, member_params in by_member.items():
+        member = value[index]
+        if not hasattr(member, "set_params") or isinstance(member, type):
+            raise ValueError(
+                f"Member {index} of {where} ({short_repr(member)}) has no "
+                f"set_params, so {sorted(member_params)} cannot be set in it."
+            )
+        member.set_params(**member_params)
 
 
 class Identity(Augmentation):
@@ -162,7 +340,7 @@ class MemberAugmentations(Augmentation):
     ['0.pool_']
     """
 
-    augmentations: list[Callable]
+    augmentations: Sequence[Callable]
 
     @property
     def requires_fit(self) -> bool:  # noqa: D102 - documented on Augmentation
@@ -189,8 +367,9 @@ class Compose(MemberAugmentations):
 
     Parameters
     ----------
-    augmentations : sequence of callables
-        Applied in order; each receives the previous one's output.
+    augmentations : list of callables
+        Applied in order; each receives the previous one's output (at most 64;
+        the list is kept as given, as scikit-learn keeps parameters).
 
     Examples
     --------
@@ -201,8 +380,10 @@ class Compose(MemberAugmentations):
     torch.Size([8, 4])
     """
 
+    _parameter_constraints: dict[str, list[Any]] = {"augmentations": [Members()]}
+
     def __init__(self, augmentations: Sequence[Callable]) -> None:
-        self.augmentations = list(augmentations)
+        self.augmentations = augmentations
 
     def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
         """Apply every augmentation in turn."""
@@ -224,10 +405,11 @@ class RandomChoice(MemberAugmentations):
 
     Parameters
     ----------
-    augmentations : sequence of callables
-        The candidates.
-    p : sequence of float, default=None
-        Their probabilities; uniform when None.
+    augmentations : list of callables
+        The candidates (1 to 64).
+    p : list of float, default=None
+        Their probabilities, one finite weight >= 0 per candidate (normalised,
+        not all 0); uniform when None.
 
     Examples
     --------
@@ -240,16 +422,21 @@ class RandomChoice(MemberAugmentations):
     -6.0
     """
 
+    _parameter_constraints: dict[str, list[Any]] = {
+        "augmentations": [Members(min_len=1)],
+        "p": [Weights(), None],
+    }
+
     def __init__(
         self, augmentations: Sequence[Callable], p: Sequence[float] | None = None
     ) -> None:
-        self.augmentations = list(augmentations)
-        self.p = None if p is None else list(p)
+        self.augmentations = augmentations
+        self.p = p
 
     def augment(self, batch: Any, generator: torch.Generator | None = None) -> Any:
         """Apply one randomly chosen augmentation."""
         k = len(self.augmentations)
-        weights = torch.ones(k) if self.p is None else torch.tensor(self.p)
+        weights = _weights(self.p, k)
         device = generator.device if generator is not None else "cpu"
         choice = int(torch.multinomial(weights.to(device), 1, generator=generator))
         return call_augmentation(self.augmentations[choice], batch, generator)
@@ -265,12 +452,17 @@ class RandomChoice(MemberAugmentations):
         """
         shared = shard.generator if shard.generator is not None else generator
         k = len(self.augmentations)
-        weights = torch.ones(k) if self.p is None else torch.tensor(self.p)
+        weights = _weights(self.p, k)
         device = shared.device if shared is not None else "cpu"
         choice = int(torch.multinomial(weights.to(device), 1, generator=shared))
         return call_augmentation_shard(
             self.augmentations[choice], batch, shard, generator
         )
+
+
+def _weights(p: Sequence[float] | None, k: int) -> torch.Tensor:
+    """Return the ``k`` members' weights: ``p``, or uniform when None."""
+    return torch.ones(k) if p is None else torch.tensor(p, dtype=torch.float32)
 
 
 def _members_state(members: Sequence[Callable]) -> dict[str, torch.Tensor]:
@@ -504,5 +696,100 @@ def call_augmentation_shard(
     """
     augment_shard = getattr(augmentation, "augment_shard", None)
     if augment_shard is not None:
+        if isinstance(augmentation, Augmentation):
+            augmentation.check_params()
         return augment_shard(batch, shard, generator=generator)
     return call_augmentation(augmentation, batch, generator)
+
+
+#: the modalities whose data the built-in augmentations declare
+_KNOWN_MODALITIES = ("tabular", "image", "graph")
+
+
+def check_augmentation(augmentation: Any, modality: str | None = None) -> Any:
+    """Check an augmentation's declared parameters, its members' too.
+
+    Every :class:`Augmentation` in ``augmentation`` (itself, the members of
+    :class:`Compose`, :class:`RandomChoice` and
+    :class:`~rince_sklearn.augment.GraphRandomChoice`, their members, and any
+    parameter that is an augmentation) passes :meth:`Augmentation.check_params`:
+    each declared parameter's type and range, including the size caps that
+    bound the work of one call. Other callables (plain functions, user
+    objects) are not looked into, and a subclass that declares nothing passes.
+
+    Parameters
+    ----------
+    augmentation : callable or None
+        The augmentation (None passes).
+    modality : {"tabular", "image", "graph"} or None, default=None
+        The data it will augment: an augmentation declared for another of these
+        modalities (its ``modality`` attribute) is refused. None, or the name
+        of another (user-defined) modality, checks no modality.
+
+    Returns
+    -------
+    augmentation : callable or None
+        The augmentation passed in, unchanged.
+
+    Raises
+    ------
+    TypeError
+        ``augmentation`` is not callable, or a parameter has a type that is
+        not allowed.
+    ValueError
+        A parameter is out of its range, an augmentation is for another
+        modality, or augmentations are nested more than 16 deep. The message
+        names the class, the parameter, the value and what is allowed.
+
+    Examples
+    --------
+    >>> from rince_sklearn.augment import (Compose, GaussianBlur, GaussianNoise,
+    ...     NodeDropping, check_augmentation)
+    >>> check_augmentation(Compose([GaussianNoise(0.1)]), "tabular")
+    Compose(augmentations=[GaussianNoise(std=0.1)])
+    >>> check_augmentation(Compose([GaussianBlur(kernel_size=200000001)]))
+    Traceback (most recent call last):
+    ...
+    ValueError: GaussianBlur's parameter kernel_size=200000001 is not allowed: \
+it must be an odd int in [1, 63].
+    >>> check_augmentation(NodeDropping(0.2), modality="tabular")
+    Traceback (most recent call last):
+    ...
+    ValueError: NodeDropping is an augmentation of graph data; it cannot augment \
+tabular data.
+    """
+    if augmentation is None:
+        return None
+    if not callable(augmentation):
+        raise TypeError(
+            f"An augmentation must be callable (batch -> view), got "
+            f"{short_repr(augmentation)}."
+        )
+    if modality is not None and modality not in _KNOWN_MODALITIES:
+        modality = None  # a user-defined modality: its data are not judged here
+    _check_tree(augmentation, modality, depth=0)
+    return augmentation
+
+
+def _check_tree(augmentation: Any, modality: str | None, depth: int) -> None:
+    """Check ``augmentation`` and the augmentations among its parameters."""
+    if not isinstance(augmentation, Augmentation):
+        return
+    if depth > MAX_DEPTH:
+        raise ValueError(
+            f"Augmentations are nested more than {MAX_DEPTH} deep (inside one "
+            f"another, down to {type(augmentation).__name__}); flatten them."
+        )
+    own = type(augmentation).modality
+    if modality is not None and own is not None and own != modality:
+        raise ValueError(
+            f"{type(augmentation).__name__} is an augmentation of {own} data; it "
+            f"cannot augment {modality} data."
+        )
+    augmentation.check_params()
+    for value in augmentation.get_params(deep=False).values():
+        if isinstance(value, Augmentation):
+            _check_tree(value, modality, depth + 1)
+        elif isinstance(value, (list, tuple)):
+            for member in value:
+                _check_tree(member, modality, depth + 1)

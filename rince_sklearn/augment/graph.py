@@ -15,6 +15,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any, cast
 
 import torch
@@ -22,6 +23,15 @@ from torch import Tensor
 
 from ..graphs import GraphBatch
 from ._base import Augmentation, MemberAugmentations, RandomChoice
+from ._params import Members, Number, Options, Weights
+
+#: the longest random walk, in steps: each step is one pass over every walker
+#: of the batch, so the walk length bounds the work of one view
+MAX_WALK_LENGTH = 1000
+#: the largest fill value of masked node features, in absolute value
+MAX_FILL = 1e6
+
+_RATE = [Number(Real, 0, 1)]
 
 __all__ = [
     "AttributeMasking",
@@ -294,7 +304,7 @@ class NodeDropping(Augmentation):
     Parameters
     ----------
     rate : float, default=0.2
-        Fraction of each graph's nodes removed (GraphCL's 20%).
+        Fraction of each graph's nodes removed (GraphCL's 20%), in ``[0, 1]``.
 
     Examples
     --------
@@ -305,6 +315,9 @@ class NodeDropping(Augmentation):
     >>> view.nodes_per_graph().tolist()
     [8, 4]
     """
+
+    modality = "graph"
+    _parameter_constraints: dict[str, list[Any]] = {"rate": _RATE}
 
     def __init__(self, rate: float = 0.2) -> None:
         self.rate = rate
@@ -326,10 +339,12 @@ class EdgePerturbation(Augmentation):
     Parameters
     ----------
     drop_rate : float, default=0.2
-        Fraction of each graph's edges removed (both directions together).
+        Fraction of each graph's edges removed (both directions together), in
+        ``[0, 1]``.
     add_rate : float, default=0.0
         Edges added, as a fraction of each graph's edges, between random
-        distinct nodes of the same graph.
+        distinct nodes of the same graph, in ``[0, 1]`` (at most doubling the
+        edges).
 
     Examples
     --------
@@ -340,6 +355,12 @@ class EdgePerturbation(Augmentation):
     >>> view.num_edges  # 2 of 10 dropped, 1 added, both directions
     18
     """
+
+    modality = "graph"
+    _parameter_constraints: dict[str, list[Any]] = {
+        "drop_rate": _RATE,
+        "add_rate": _RATE,
+    }
 
     def __init__(self, drop_rate: float = 0.2, add_rate: float = 0.0) -> None:
         self.drop_rate = drop_rate
@@ -364,9 +385,10 @@ class AttributeMasking(Augmentation):
     Parameters
     ----------
     rate : float, default=0.2
-        Fraction of each graph's nodes masked.
+        Fraction of each graph's nodes masked, in ``[0, 1]``.
     fill : float or "mean", default=0.0
-        Value written into the masked nodes' features; ``"mean"``: the mean
+        Value written into the masked nodes' features (a number in
+        ``[-1e6, 1e6]``); ``"mean"``: the mean
         node-feature vector of the training graphs (learnt by ``fit``, which
         the estimator calls; the batch's mean before that).
 
@@ -385,6 +407,12 @@ class AttributeMasking(Augmentation):
     >>> int((view.x == 0).sum())
     3
     """
+
+    modality = "graph"
+    _parameter_constraints: dict[str, list[Any]] = {
+        "rate": _RATE,
+        "fill": [Number(Real, -MAX_FILL, MAX_FILL), Options({"mean"})],
+    }
 
     def __init__(self, rate: float = 0.2, fill: float | str = 0.0) -> None:
         self.rate = rate
@@ -408,6 +436,7 @@ class AttributeMasking(Augmentation):
 
     def fit(self, X: GraphBatch) -> AttributeMasking:
         """Learn the mean node-feature vector of the training graphs ``X``."""
+        self.check_params()
         if self.requires_fit:
             self.mean_ = X.x.detach().to("cpu", torch.float32).mean(dim=0)
         return self
@@ -435,11 +464,13 @@ class RandomWalkSubgraph(Augmentation):
     Parameters
     ----------
     start_rate : float, default=0.1
-        Walkers per graph, as a fraction of its nodes (at least one).
+        Walkers per graph, as a fraction of its nodes (at least one), in
+        ``[0, 1]``.
     walk_length : int, default=10
-        Steps of every walker.
+        Steps of every walker, 0 to 1000.
     keep_rate : float, default=None
-        Stop a graph's walkers once this fraction of its nodes is visited
+        Stop a graph's walkers once this fraction (in ``[0, 1]``) of its nodes
+        is visited
         (0.2 for GraphCL's subgraph size, with ``start_rate`` small and
         ``walk_length`` large enough to reach it); None: walk all steps
         (about 43-57% of a superpixel graph's nodes with the defaults).
@@ -453,6 +484,13 @@ class RandomWalkSubgraph(Augmentation):
     >>> view.num_nodes <= 5  # one walker, four steps along the path
     True
     """
+
+    modality = "graph"
+    _parameter_constraints: dict[str, list[Any]] = {
+        "start_rate": _RATE,
+        "walk_length": [Number(Integral, 0, MAX_WALK_LENGTH)],
+        "keep_rate": [Number(Real, 0, 1), None],
+    }
 
     def __init__(
         self,
@@ -491,13 +529,14 @@ class GraphRandomChoice(MemberAugmentations):
 
     Parameters
     ----------
-    augmentations : sequence of graph augmentations
+    augmentations : list of graph augmentations
         :class:`NodeDropping`, :class:`EdgePerturbation`,
         :class:`AttributeMasking`, :class:`RandomWalkSubgraph`, or any
         augmentation whose ``augment`` accepts ``where=`` (a bool tensor of
-        shape ``(num_graphs,)``: the graphs to change).
-    p : sequence of float, default=None
-        Their probabilities; uniform when None.
+        shape ``(num_graphs,)``: the graphs to change); 1 to 64 of them.
+    p : list of float, default=None
+        Their probabilities, one finite weight >= 0 per augmentation
+        (normalised, not all 0); uniform when None.
 
     Examples
     --------
@@ -510,11 +549,17 @@ class GraphRandomChoice(MemberAugmentations):
     [10]
     """
 
+    modality = "graph"
+    _parameter_constraints: dict[str, list[Any]] = {
+        "augmentations": [Members(min_len=1, where=True)],
+        "p": [Weights(), None],
+    }
+
     def __init__(
         self, augmentations: Sequence[Augmentation], p: Sequence[float] | None = None
     ) -> None:
-        self.augmentations = list(augmentations)
-        self.p = None if p is None else list(p)
+        self.augmentations = augmentations
+        self.p = p
 
     def augment(
         self, batch: GraphBatch, generator: torch.Generator | None = None
@@ -522,11 +567,17 @@ class GraphRandomChoice(MemberAugmentations):
         """Return the view, each graph augmented by its own draw."""
         k = len(self.augmentations)
         device = batch.x.device
-        weights = torch.ones(k) if self.p is None else torch.tensor(self.p)
+        weights = (
+            torch.ones(k)
+            if self.p is None
+            else torch.tensor(self.p, dtype=torch.float32)
+        )
         choice = torch.multinomial(
             weights.to(device), batch.num_graphs, replacement=True, generator=generator
         )  # (G,)
         for i, augmentation in enumerate(self.augmentations):
+            if isinstance(augmentation, Augmentation):
+                augmentation.check_params()  # called by augment(), not __call__
             batch = cast(Any, augmentation).augment(batch, generator, where=choice == i)
         return batch
 

@@ -13,12 +13,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ._base import Augmentation, Compose
+from ._params import Number, NumberPair
+
+#: the widest blur kernel (taps): beyond the images this package is sized for
+#: (up to 64x64), a kernel only adds border padding and work
+MAX_KERNEL_SIZE = 63
+#: the widest blur, in pixels: wider than the widest kernel is a box filter
+MAX_SIGMA = 100.0
+#: the most elongated crop: aspect ratios are kept in [1/100, 100]
+MAX_RATIO = 100.0
+
+_PROBABILITY = [Number(Real, 0, 1)]
 
 __all__ = [
     "ColorJitter",
@@ -114,6 +127,8 @@ class _ImageAugmentation(Augmentation):
     minimum and maximum (0-dim tensors) and returns the augmented batch.
     """
 
+    modality = "image"
+
     def _apply(
         self, x: Tensor, lo: Tensor, hi: Tensor, generator: torch.Generator | None
     ) -> Tensor:
@@ -157,7 +172,7 @@ class RandomResizedCrop(_ImageAugmentation):
         The default suits small images (8x8 to 64x64); SimCLR uses
         ``(0.08, 1.0)`` on 224x224 images.
     ratio : (float, float), default=(3/4, 4/3)
-        Range of the crop's aspect ratio.
+        Range of the crop's aspect ratio, in ``[1/100, 100]``.
 
     Examples
     --------
@@ -169,6 +184,11 @@ class RandomResizedCrop(_ImageAugmentation):
     (torch.Size([5, 3, 16, 16]), True, True)
     """
 
+    _parameter_constraints: dict[str, list[Any]] = {
+        "scale": [NumberPair(Number(Real, 0, 1, open_low=True))],
+        "ratio": [NumberPair(Number(Real, 1 / MAX_RATIO, MAX_RATIO))],
+    }
+
     def __init__(
         self,
         scale: Sequence[float] = (0.35, 1.0),
@@ -178,17 +198,7 @@ class RandomResizedCrop(_ImageAugmentation):
         self.ratio = ratio
 
     def _apply(self, x, lo, hi, generator):
-        scale, ratio = tuple(self.scale), tuple(self.ratio)
-        if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
-            raise ValueError(
-                f"scale must be (low, high) with 0 < low <= high <= 1, got "
-                f"{self.scale!r}."
-            )
-        if len(ratio) != 2 or not 0 < ratio[0] <= ratio[1]:
-            raise ValueError(
-                f"ratio must be (low, high) with 0 < low <= high, got {self.ratio!r}."
-            )
-        return random_resized_crop(x, scale, ratio, generator)
+        return random_resized_crop(x, tuple(self.scale), tuple(self.ratio), generator)
 
 
 class HorizontalFlip(_ImageAugmentation):
@@ -197,7 +207,7 @@ class HorizontalFlip(_ImageAugmentation):
     Parameters
     ----------
     p : float, default=0.5
-        Probability that an image is flipped.
+        Probability that an image is flipped, in ``[0, 1]``.
 
     Examples
     --------
@@ -207,6 +217,8 @@ class HorizontalFlip(_ImageAugmentation):
     >>> HorizontalFlip(p=1.0)(x)[0, 0].tolist()
     [[1.0, 0.0], [3.0, 2.0]]
     """
+
+    _parameter_constraints: dict[str, list[Any]] = {"p": _PROBABILITY}
 
     def __init__(self, p: float = 0.5) -> None:
         self.p = p
@@ -234,7 +246,7 @@ class ColorJitter(_ImageAugmentation):
     contrast : float, default=0.4
         Spread of the contrast factor, in ``[0, 1]``.
     p : float, default=0.8
-        Probability that an image is jittered at all.
+        Probability that an image is jittered at all, in ``[0, 1]``.
 
     Examples
     --------
@@ -245,6 +257,12 @@ class ColorJitter(_ImageAugmentation):
     >>> view.shape, view.dtype, bool(view.min() >= x.min())
     (torch.Size([8, 1, 6, 6]), torch.float32, True)
     """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "brightness": [Number(Real, 0, 1)],
+        "contrast": [Number(Real, 0, 1)],
+        "p": _PROBABILITY,
+    }
 
     def __init__(
         self, brightness: float = 0.4, contrast: float = 0.4, p: float = 0.8
@@ -286,11 +304,12 @@ class GaussianBlur(_ImageAugmentation):
     Parameters
     ----------
     kernel_size : int, default=3
-        Odd number of taps; 3 suits images up to about 32x32.
+        Odd number of taps, 1 to 63; 3 suits images up to about 32x32.
     sigma : (float, float), default=(0.1, 1.0)
-        Range of the Gaussian's standard deviation, in pixels.
+        Range of the Gaussian's standard deviation, in pixels, within
+        ``(0, 100]``.
     p : float, default=0.5
-        Probability that an image is blurred.
+        Probability that an image is blurred, in ``[0, 1]``.
 
     Examples
     --------
@@ -302,6 +321,12 @@ class GaussianBlur(_ImageAugmentation):
     >>> round(float(view.sum()), 4), bool(view[0, 0, 2, 2] < 1)
     (1.0, True)
     """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "kernel_size": [Number(Integral, 1, MAX_KERNEL_SIZE, odd=True)],
+        "sigma": [NumberPair(Number(Real, 0, MAX_SIGMA, open_low=True))],
+        "p": _PROBABILITY,
+    }
 
     def __init__(
         self,
@@ -315,8 +340,6 @@ class GaussianBlur(_ImageAugmentation):
 
     def _apply(self, x, lo, hi, generator):
         k = int(self.kernel_size)
-        if k < 1 or k % 2 == 0:
-            raise ValueError(f"kernel_size must be a positive odd int, got {k}.")
         b, c, h, w = x.shape
         apply = _bernoulli(b, self.p, generator, x.device)  # (B,)
         sigma = _uniform(b, self.sigma[0], self.sigma[1], generator, x.device)
@@ -342,9 +365,11 @@ class ImageNoise(_ImageAugmentation):
     Parameters
     ----------
     std : float, default=0.05
-        Noise standard deviation as a fraction of ``max - min`` of the batch.
+        Noise standard deviation as a fraction of ``max - min`` of the batch,
+        in ``[0, 1]`` (the result is clipped to the range, so more only
+        saturates).
     p : float, default=0.5
-        Probability that an image gets noise.
+        Probability that an image gets noise, in ``[0, 1]``.
 
     Examples
     --------
@@ -355,6 +380,11 @@ class ImageNoise(_ImageAugmentation):
     >>> bool((view != x).any()), bool(view.max() <= x.max())
     (True, True)
     """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "std": [Number(Real, 0, 1)],
+        "p": _PROBABILITY,
+    }
 
     def __init__(self, std: float = 0.05, p: float = 0.5) -> None:
         self.std = std

@@ -3,27 +3,53 @@
 from __future__ import annotations
 
 import copy
-import functools
+import secrets
+from numbers import Integral, Real
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from ._base import Augmentation
+from ._params import Number
+
+#: the strongest tabular noise, relative to each column's spread: beyond it
+#: a view keeps nothing of the row
+MAX_NOISE_STD = 10.0
+#: the most training rows :class:`MarginalCorruption` may keep (the memory of
+#: its pool, and the size of a saved file)
+MAX_POOL_ROWS = 10_000_000
 
 __all__ = ["GaussianNoise", "MarginalCorruption", "marginal_corruption"]
 
 
-def _row_keys(x: Tensor, weights: Tensor) -> Tensor:
-    """One float64 number per row, equal for equal rows: ``(B,)``."""
-    return (x.to(torch.float64) * weights).sum(dim=1)
+def _draw_from_columns(
+    x: Tensor, columns: Tensor, generator: torch.Generator | None
+) -> Tensor:
+    """Draw, for each entry ``x[i, f]``, a value of column ``f`` but its own.
 
-
-@functools.lru_cache(maxsize=32)
-def _key_weights(n_features: int, device: torch.device) -> Tensor:
-    """Return the fixed random weights of :func:`_row_keys` (made once each)."""
-    g = torch.Generator().manual_seed(12345)
-    return torch.randn(n_features, generator=g, dtype=torch.float64).to(device)
+    ``columns`` holds each column's values in a row, sorted: ``(F, P)``. Entry
+    ``(i, f)`` takes a uniform draw among ``columns[f]`` less one copy of
+    ``x[i, f]`` (when the value occurs there). No search is needed: a uniform
+    position ``r`` is drawn; if it holds the first copy of the entry's own
+    value (the one left out: ``columns[f, r] == x[i, f]`` and the value
+    before it is smaller), it is replaced by a uniform draw among the other
+    ``P - 1`` positions. Each other position then has probability
+    ``1/P + 1/P * 1/(P - 1) = 1/(P - 1)``. Values are compared in
+    ``columns``' dtype. Returns ``(B, F)`` in ``x``'s dtype.
+    """
+    b, f = x.shape
+    n = columns.shape[1]
+    device = x.device
+    values = x.to(columns.dtype).T  # (F, B)
+    r = torch.randint(0, n, (b, f), generator=generator, device=device).T  # (F, B)
+    s = torch.randint(0, max(n - 1, 1), (b, f), generator=generator, device=device).T
+    drawn = columns.gather(1, r)  # (F, B)
+    before = columns.gather(1, (r - 1).clamp(min=0))  # (F, B)
+    left_out = (drawn == values) & ((r == 0) | (before < values))  # (F, B)
+    # another position than r; a column of one value keeps it (nothing else)
+    other = columns.gather(1, (s + (s >= r).long()).clamp(max=n - 1))  # (F, B)
+    return torch.where(left_out, other, drawn).T.to(x.dtype)  # (B, F)
 
 
 def marginal_corruption(
@@ -31,19 +57,19 @@ def marginal_corruption(
     corruption_rate: float,
     generator: torch.Generator | None = None,
     pool: Tensor | None = None,
-    pool_key: Tensor | None = None,
 ) -> Tensor:
     """Replace a random subset of each row's entries by draws from their column.
 
     Each entry is corrupted with probability ``corruption_rate``; a corrupted
-    entry ``(i, f)`` takes the value ``donor[f]`` of a uniformly drawn donor row
-    (independently per entry), i.e. a draw from column ``f``'s empirical
-    marginal (SCARF). Donors are the rows of ``pool`` (the training data, as
-    :class:`MarginalCorruption` keeps it after ``fit``) or, without a pool, the
-    other rows of the batch. A donor is never the row itself: in the batch,
-    row ``i`` draws among the ``B - 1`` others; in a pool, a drawn row equal to
-    row ``i`` (the row itself, when ``x`` comes from the training data) is
-    replaced by the next pool row.
+    entry ``(i, f)`` takes a draw from column ``f``'s empirical marginal
+    (independently per entry), as in SCARF. Without ``pool``, the marginal is
+    the batch's: the value ``x[j, f]`` of a uniformly drawn other row
+    ``j != i``. With ``pool`` (each column's values, as
+    :class:`MarginalCorruption` keeps them after ``fit``; the order of a
+    column's values does not matter), it is a uniform draw among ``pool[:, f]``
+    less one copy of the entry's own value, if that value is among them: the
+    draw that a donor row other than the row itself would give, when ``x``
+    comes from the training data.
 
     Parameters
     ----------
@@ -54,10 +80,8 @@ def marginal_corruption(
     generator : torch.Generator, default=None
         Source of all random draws.
     pool : Tensor of shape (P, F), default=None
-        Donor rows; None draws donors from the batch.
-    pool_key : Tensor of shape (P,), default=None
-        The pool rows' keys (see ``MarginalCorruption.fit``); needed with a pool
-        to recognise the row itself.
+        Each column's values; None draws from the batch. It is sorted per
+        column on every call (:class:`MarginalCorruption` sorts its pool once).
 
     Returns
     -------
@@ -76,6 +100,10 @@ def marginal_corruption(
     True
     >>> bool((view != x).all())  # every entry from another row
     True
+    >>> pool = torch.tensor([[5.0, 0.0], [1.0, 2.0], [3.0, 4.0]])  # any order
+    >>> view = marginal_corruption(x[:1], 1.0, torch.Generator(), pool=pool)
+    >>> bool((view != x[:1]).all())  # never the entry's own value
+    True
     """
     b, f = x.shape
     mask = torch.rand(b, f, generator=generator, device=x.device) < corruption_rate
@@ -87,17 +115,41 @@ def marginal_corruption(
         rows = (torch.arange(b, device=x.device)[:, None] + shift) % b  # (B, F)
         donors = x.gather(0, rows)  # (B, F): donors[i, f] = x[rows[i, f], f]
         return torch.where(mask, donors, x)  # (B, F)
-    pool = pool.to(x.device)
-    n = pool.shape[0]
-    rows = torch.randint(0, n, (b, f), generator=generator, device=x.device)
-    if pool_key is not None and n > 1:
-        key = _row_keys(x, _key_weights(f, x.device))  # (B,)
-        pool_key = pool_key.to(x.device)  # a no-op for MarginalCorruption's cache
-        same_key = torch.isclose(pool_key[rows], key[:, None], rtol=1e-12, atol=0.0)
-        self_row = same_key & (pool.gather(0, rows) == x)  # (B, F) row i drawn
-        rows = torch.where(self_row, (rows + 1) % n, rows)
-    donors = pool.to(x.dtype).gather(0, rows)  # (B, F)
-    return torch.where(mask, donors, x)  # (B, F)
+    if pool.ndim != 2 or pool.shape[1] != f or pool.shape[0] < 1:
+        raise ValueError(
+            f"pool must hold at least one value per column of x, shape (P, {f}); "
+            f"got {tuple(pool.shape)}."
+        )
+    columns = pool.to(x.device).T.sort(dim=1).values.contiguous()  # (F, P)
+    return torch.where(mask, _draw_from_columns(x, columns, generator), x)
+
+
+def _shuffle_columns(X: Tensor) -> Tensor:
+    """Permute each column of ``X`` on its own, by secret random permutations.
+
+    The permutations come from a generator seeded by the operating system's
+    entropy, not from a fixed seed, so they cannot be recomputed to put the
+    rows back together; nothing that uses the result depends on its order.
+    Column 1's permutation is adjusted so that no row of the result has its
+    first two entries from one row of ``X``: no row is taken whole from one
+    row of ``X``. Returns ``(n, F)``, contiguous.
+    """
+    n, f = X.shape
+    g = torch.Generator().manual_seed(secrets.randbits(63))
+    # (F, n): a copy (never a view of X, even for one column), permuted in place
+    columns = X.T.clone(memory_format=torch.contiguous_format)
+    first = torch.randperm(n, generator=g)
+    for c in range(f):
+        order = first if c == 0 else torch.randperm(n, generator=g)
+        if c == 1 and n >= 2:
+            # a row with both entries from one row of X swaps its second entry
+            # with the next row's; neither row then has that defect
+            for j in torch.nonzero(order == first).flatten().tolist():
+                if order[j] == first[j]:
+                    k = (j + 1) % n
+                    order[[j, k]] = order[[k, j]]
+        columns[c] = columns[c, order]
+    return columns.T.contiguous()
 
 
 class MarginalCorruption(Augmentation):
@@ -105,30 +157,40 @@ class MarginalCorruption(Augmentation):
 
     Without ``fit``, a corrupted entry takes the same column's value in
     another random row of the batch. After ``fit(X)`` (which the estimator
-    calls with the training data before training), donors are drawn from the
-    whole training set instead, as in SCARF [1]_: each column's empirical
-    marginal over the training data, whatever the batch size. A donor is never
-    the row itself.
+    calls with the training data before training), it takes a draw from the
+    column's values over the whole training set instead, as in SCARF [1]_:
+    each column's empirical marginal, whatever the batch size, less one copy
+    of the entry's own value (as if a donor row other than the row itself
+    were drawn).
+
+    ``fit`` keeps each column's training values, not the training rows: every
+    column is permuted on its own, by a random permutation that is not kept,
+    so that no row of ``pool_`` (which pickles and ``save`` store) is a
+    training row, and a row with extreme values in every column is not kept
+    together. The corruption uses only each column's sorted values, so the
+    order does not change any view.
 
     Parameters
     ----------
     corruption_rate : float, default=0.6
-        Probability that an entry is replaced by a draw from its column.
+        Probability that an entry is replaced by a draw from its column, in
+        ``[0, 1]``.
     noise_std : float, default=0.0
         Standard deviation of Gaussian noise added afterwards, relative to each
-        column's standard deviation in the batch.
+        column's standard deviation in the batch, in ``[0, 10]``.
     max_rows : int, default=100_000
-        Training rows kept as donors by ``fit``: a larger training set is
-        subsampled (uniformly, with a fixed seed), which keeps each column's
-        marginal up to sampling error and bounds the memory (and the saved
-        file).
+        Values kept per column by ``fit``, 1 to 10,000,000: a larger training
+        set is subsampled (uniformly, with a fixed seed), which keeps each
+        column's marginal up to sampling error and bounds the memory (and the
+        saved file).
 
     Attributes
     ----------
-    pool_ : Tensor of shape (n_rows, n_features)
-        The donor rows (after ``fit``): the augmentation's saved state. A
-        float64 key per donor row, used to recognise a row among the donors,
-        is derived from it (and cached with the pool's copy on the device).
+    pool_ : Tensor of shape (n_values, n_features)
+        Each column's training values (after ``fit``), every column in its own
+        random order: the augmentation's saved state. Its columns sorted are
+        derived from it (and cached with their copy on the device). A pool of
+        training rows, as earlier versions kept, gives the same columns.
 
     References
     ----------
@@ -150,7 +212,16 @@ class MarginalCorruption(Augmentation):
     >>> view = corruption(train[:4], generator=torch.Generator().manual_seed(0))
     >>> bool(torch.isin(view, train).all()), bool((view != train[:4]).all())
     (True, True)
+    >>> bool((corruption.pool_[:, None] == train[None]).all(-1).any())  # no row
+    False
     """
+
+    modality = "tabular"
+    _parameter_constraints: dict[str, list[Any]] = {
+        "corruption_rate": [Number(Real, 0, 1)],
+        "noise_std": [Number(Real, 0, MAX_NOISE_STD)],
+        "max_rows": [Number(Integral, 1, MAX_POOL_ROWS)],
+    }
 
     @property
     def requires_fit(self) -> bool:  # noqa: D102 - documented on Augmentation
@@ -167,29 +238,35 @@ class MarginalCorruption(Augmentation):
         self.max_rows = max_rows
 
     def fit(self, X: Tensor) -> MarginalCorruption:
-        """Keep the training rows ``X`` (shape ``(n, F)``) as donors."""
+        """Keep each column's values in ``X`` (shape ``(n, F)``), not its rows."""
+        self.check_params()
         X = torch.as_tensor(X)
         if X.ndim != 2:
             raise ValueError(
                 "MarginalCorruption.fit expects rows of shape (n, F), got "
                 f"{tuple(X.shape)}."
             )
+        if X.shape[0] < 1:
+            raise ValueError("MarginalCorruption.fit needs at least one row.")
         X = X.detach().to("cpu", torch.float32)
         if X.shape[0] > self.max_rows:
             g = torch.Generator().manual_seed(0)
             X = X[torch.randperm(X.shape[0], generator=g)[: self.max_rows]]
-        self.pool_ = X.contiguous()
+        self.pool_ = _shuffle_columns(X)
         return self
 
     fitted_state_names = ("pool_",)
 
     def check_fitted_state(self, name: str, value: Tensor) -> Tensor:
-        """Check a pool of donor rows: 2-D finite floats, 1 to ``max_rows`` rows."""
+        """Check a pool of column values: 2-D finite floats, 1 to ``max_rows`` rows."""
         value = super().check_fitted_state(name, value)
+        max_rows = self.max_rows
+        if not (isinstance(max_rows, Integral) and not isinstance(max_rows, bool)):
+            max_rows = MAX_POOL_ROWS
         if (
             value.ndim != 2
             or not value.is_floating_point()
-            or not 1 <= value.shape[0] <= self.max_rows
+            or not 1 <= value.shape[0] <= min(max_rows, MAX_POOL_ROWS)
             or not bool(torch.isfinite(value).all())
         ):
             raise ValueError(
@@ -209,7 +286,7 @@ class MarginalCorruption(Augmentation):
         return view
 
     def _corrupt(self, batch: Tensor, generator: torch.Generator | None) -> Tensor:
-        """Corrupt alone: donors from the pool when fitted, else from the batch."""
+        """Corrupt alone: draws from the pool when fitted, else from the batch."""
         pool = getattr(self, "pool_", None)
         if pool is None:
             return marginal_corruption(batch, self.corruption_rate, generator)
@@ -218,10 +295,11 @@ class MarginalCorruption(Augmentation):
                 f"MarginalCorruption was fitted on {pool.shape[1]} columns, got a "
                 f"batch with {batch.shape[1]}."
             )
-        pool, pool_key = self._pool_on(batch.device)
-        return marginal_corruption(
-            batch, self.corruption_rate, generator, pool=pool, pool_key=pool_key
-        )
+        b, f = batch.shape
+        mask = torch.rand(b, f, generator=generator, device=batch.device)
+        mask = mask < self.corruption_rate  # (B, F), drawn first as without a pool
+        donors = _draw_from_columns(batch, self._columns_on(batch.device), generator)
+        return torch.where(mask, donors, batch)  # (B, F)
 
     def augment_shard(
         self, batch: Tensor, shard: Any, generator: torch.Generator | None = None
@@ -231,11 +309,12 @@ class MarginalCorruption(Augmentation):
         The global batch's rows are gathered from all processes
         (``shard.gather``), so donors are drawn from the same rows as in a
         single process; the masks and donor choices of this process's rows
-        come from ``generator``. Without a process group it equals
+        come from ``generator``. Once fitted, draws come from the training
+        columns, as in one process. Without a process group it equals
         :meth:`augment` (shape ``(b, F)``).
         """
         if getattr(self, "pool_", None) is not None:
-            # fitted: donors come from the training set, as in one process;
+            # fitted: draws come from the training set, as in one process;
             # the noise still takes the global batch's column spread
             view = self._corrupt(batch, generator)
             if self.noise_std > 0:
@@ -263,19 +342,18 @@ class MarginalCorruption(Augmentation):
             view = GaussianNoise(self.noise_std).augment_shard(view, shard, generator)
         return view
 
-    def _pool_on(self, device: torch.device) -> tuple[Tensor, Tensor]:
-        """Return the pool and its rows' keys on ``device``.
+    def _columns_on(self, device: torch.device) -> Tensor:
+        """Return the pool's columns, each sorted, on ``device``: ``(F, P)``.
 
-        Computed once per pool and device (not on every batch): the keys are
-        derived from ``pool_``, so they are never stored or loaded.
+        Computed once per pool and device (not on every batch): derived from
+        ``pool_``, so never stored or loaded.
         """
         cached = getattr(self, "_device_pool", None)
         if cached is None or cached[0] is not self.pool_ or cached[1].device != device:
-            pool = self.pool_.to(device)
-            key = _row_keys(pool, _key_weights(pool.shape[1], device))
-            cached = (self.pool_, pool, key)
+            columns = self.pool_.to(device).T.sort(dim=1).values.contiguous()
+            cached = (self.pool_, columns)
             self._device_pool = cached
-        return cached[1], cached[2]
+        return cached[1]
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -296,7 +374,8 @@ class GaussianNoise(Augmentation):
     Parameters
     ----------
     std : float, default=0.1
-        Noise standard deviation, relative to each column's spread.
+        Noise standard deviation, relative to each column's spread, in
+        ``[0, 10]``.
 
     Examples
     --------
@@ -308,6 +387,11 @@ class GaussianNoise(Augmentation):
     >>> bool(((relative > 0.08) & (relative < 0.12)).all())
     True
     """
+
+    modality = "tabular"
+    _parameter_constraints: dict[str, list[Any]] = {
+        "std": [Number(Real, 0, MAX_NOISE_STD)]
+    }
 
     def __init__(self, std: float = 0.1) -> None:
         self.std = std
