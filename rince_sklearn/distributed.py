@@ -1114,8 +1114,8 @@ class ShardedEmbedder(DistributedEmbedder):
     data in another order. No process ever holds another's samples: what the
     augmentations need from the rest of the batch comes by collectives. An
     augmentation that learns from the training data (the default
-    :class:`~rince_sklearn.augment.MarginalCorruption` keeps a pool of
-    training rows as donors) learns from each process's own part, so with it
+    :class:`~rince_sklearn.augment.MarginalCorruption` keeps each column's
+    training values as donors) learns from each process's own part, so with it
     the model equals the replicated one in distribution, not exactly.
 
     Each part needs at least 2 samples. Without a process group it is a plain

@@ -49,6 +49,7 @@ from ._persistence.mapping import declared_attributes, decode_payload, to_payloa
 from ._progress import FitProgress
 from ._version import __version__
 from .augment._base import (
+    check_augmentation,
     fit_augmentation,
     set_augmentation_state,
 )
@@ -500,9 +501,10 @@ default="rince"
         return encoder, kwargs
 
     def _resolve_augmentation(self, modality: Modality) -> Any:
+        """Return the augmentation to train with, its parameters checked."""
         if isinstance(self.augmentation, str) and self.augmentation == "auto":
             return modality.default_augmentation(self)
-        return self.augmentation
+        return check_augmentation(self.augmentation, modality.name)
 
     def _criterion(self) -> tuple[type[nn.Module], dict[str, float]]:
         """Return the loss class and the loss settings its constructor names."""

@@ -16,6 +16,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -1003,3 +1004,91 @@ def test_a_version_2_file_with_version_1_tags_is_refused(tmp_path):
     torch.save({**payload, "params": json.dumps(params)}, tmp_path / "tags.pt")
     with pytest.raises(ValueError, match="tags.pt"):
         RobustContrastiveEmbedder.load(tmp_path / "tags.pt")
+
+
+# -- allow-listed augmentations built from a file's sizes --------------------------
+
+
+def _augmentation_file(src, dst, cls_path, params):
+    encoded = {"__augmentation__": cls_path, "params": params}
+    return _tamper(src, dst, params={"augmentation": encoded})
+
+
+@pytest.fixture(scope="module")
+def saved_images(tmp_path_factory):
+    X = np.random.default_rng(0).integers(0, 256, size=(16, 12, 12), dtype=np.uint8)
+    path = tmp_path_factory.mktemp("img") / "img.pt"
+    RobustContrastiveEmbedder(max_epochs=1, random_state=0).fit(X).save(path)
+    return path, X
+
+
+def test_a_huge_blur_kernel_from_a_file_is_refused_at_load(saved_images, tmp_path):
+    path, _ = saved_images
+    tampered = _augmentation_file(
+        path, tmp_path / "blur.pt", "rince_sklearn.augment.image:GaussianBlur",
+        {"kernel_size": 200000001, "sigma": {"__tuple__": [0.1, 1.0]}, "p": 0.5},
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"blur\.pt.*kernel_size"):
+        RobustContrastiveEmbedder.load(tampered)
+
+
+@pytest.mark.parametrize(
+    ("cls_path", "params", "match"),
+    [
+        ("rince_sklearn.augment.tabular:GaussianNoise", {"std": 1e12}, "std"),
+        ("rince_sklearn.augment.tabular:GaussianNoise", {"std": True}, "std"),
+        ("rince_sklearn.augment.tabular:MarginalCorruption",
+         {"corruption_rate": 7.0, "noise_std": 0.0, "max_rows": 10}, "corruption"),
+        # an augmentation of another modality, for a tabular model
+        ("rince_sklearn.augment.graph:EdgePerturbation",
+         {"drop_rate": 0.2, "add_rate": 0.0}, "graph"),
+    ],
+)  # fmt: skip
+def test_hostile_augmentation_parameters_are_refused_at_load(
+    saved, tmp_path, cls_path, params, match
+):
+    path, _ = saved
+    tampered = _augmentation_file(path, tmp_path / "aug.pt", cls_path, params)
+    with pytest.raises((ValueError, TypeError), match=match) as info:
+        RobustContrastiveEmbedder.load(tampered)
+    assert "aug.pt" in str(info.value)
+
+
+def test_a_fit_refuses_an_augmentation_of_another_modality(wine):
+    from rince_sklearn.augment import EdgePerturbation
+
+    emb = RobustContrastiveEmbedder(max_epochs=1, augmentation=EdgePerturbation())
+    with pytest.raises(ValueError, match="graph"):
+        emb.fit(wine[0])
+
+
+class KeepsRows(GaussianNoise):
+    """A user augmentation that keeps the training rows it was fitted on."""
+
+    fitted_state_names = ("rows_",)
+
+    @property
+    def requires_fit(self):
+        return True
+
+    def fit(self, X):
+        self.rows_ = torch.as_tensor(X).float().clone()
+        return self
+
+
+def test_no_training_row_is_in_a_saved_file_and_a_user_state_is_warned_of(
+    wine, tmp_path
+):
+    X = wine[0].copy()
+    X[17] = np.arange(13) * 1000.0 + 0.123  # a marker row
+    emb = RobustContrastiveEmbedder(**FAST).fit(X)  # the default views (SCARF)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default keeps no rows: no warning
+        emb.save(tmp_path / "default.pt")
+    state = _read(tmp_path / "default.pt")["augmentation_state"]
+    pool = next(iter(state.values())).numpy()
+    rows = {tuple(r) for r in X.astype(np.float32)}
+    assert not any(tuple(r) in rows for r in pool)
+    custom = RobustContrastiveEmbedder(**FAST, augmentation=KeepsRows(0.1)).fit(X)
+    with pytest.warns(UserWarning, match="KeepsRows.*training data"):
+        custom.save(tmp_path / "custom.pt")

@@ -101,7 +101,8 @@ def encode_augmentation(value: Any) -> Any:
         return value
     if isinstance(value, Augmentation):
         params = {
-            k: _encode_augmentation_param(v) for k, v in value.get_params().items()
+            k: _encode_augmentation_param(v)
+            for k, v in value.get_params(deep=False).items()
         }
         return {"__augmentation__": _path_of(type(value)), "params": params}
     raise ValueError(

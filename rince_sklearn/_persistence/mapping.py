@@ -27,7 +27,11 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
-from ..augment._base import augmentation_state
+from ..augment._base import (
+    MemberAugmentations,
+    augmentation_state,
+    check_augmentation,
+)
 from ..modalities import Modality, get_modality
 from ..threads import available_cores
 from .checks import check_str
@@ -114,6 +118,7 @@ def to_payload(estimator: RobustContrastiveEmbedder, library_version: str) -> Pa
                 "fitted_attributes. Use pickle/joblib, or declare it."
             )
         fitted[name] = encode_plain(value)
+    _warn_of_foreign_state(estimator.augmentation_)
     return Payload(
         params=encoded,
         fitted=fitted,
@@ -122,6 +127,32 @@ def to_payload(estimator: RobustContrastiveEmbedder, library_version: str) -> Pa
         augmentation_state=augmentation_state(estimator.augmentation_),
         library_version=library_version,
     )
+
+
+def _warn_of_foreign_state(augmentation: Any) -> None:
+    """Warn when a user augmentation's fitted state goes into the file.
+
+    rince_sklearn's own augmentations keep no training row (the tabular
+    default keeps each column's values, shuffled column by column); a user
+    class may keep anything it learnt, rows included.
+    """
+    todo, foreign = [augmentation], []
+    while todo:
+        current = todo.pop()
+        if isinstance(current, MemberAugmentations):
+            todo.extend(current.augmentations)
+        elif augmentation_state(current) and not type(
+            current
+        ).__module__.startswith("rince_sklearn."):
+            foreign.append(type(current).__qualname__)
+    if foreign:
+        warnings.warn(
+            f"save() stores the fitted state of {', '.join(sorted(foreign))}, which "
+            "may hold training data (rows, say): check what it keeps before you "
+            "share the file.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 # -- upgrades ---------------------------------------------------------------------
@@ -209,6 +240,12 @@ def decode_payload(
     fitted_raw = dict(payload.fitted)
     _fill_added_attributes(payload.params, fitted_raw)
     modality = _decode_modality(fitted_raw, source)
+    augmentation = params.get("augmentation")
+    try:  # declared ranges and size caps, and the file's modality, before use
+        if not isinstance(augmentation, str):  # "auto": the modality's default
+            check_augmentation(augmentation, modality.name)
+    except (TypeError, ValueError) as exc:
+        raise FileFormatError(f"{source}: parameter 'augmentation': {exc}") from None
     fitted = _decode_fitted(estimator_class, fitted_raw, modality, source)
     return DecodedModel(params=params, fitted=fitted, modality=modality)
 
