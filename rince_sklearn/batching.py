@@ -150,7 +150,8 @@ class SparseRowSource(BatchSource):
     and ``transform`` need grows with ``nnz + batch_size * n_features``, not
     with ``n_samples * n_features``. A batch holds the same values as the
     rows of ``matrix.toarray()``, so sparse and dense input of the same data
-    train alike.
+    train alike (but for a matrix too wide for :meth:`fit_data` to return the
+    dense donor pool whole).
 
     Parameters
     ----------
@@ -161,9 +162,9 @@ class SparseRowSource(BatchSource):
     ----------
     matrix : scipy.sparse.csr_matrix
         The rows, in CSR format.
-    fit_rows : int
-        At most this many rows reach an augmentation's ``fit`` (see
-        :meth:`fit_data`).
+    fit_rows, fit_bytes, min_fit_rows : int
+        Bound the rows that reach an augmentation's ``fit`` (see
+        :meth:`fit_rows_for` and :meth:`fit_data`).
 
     Examples
     --------
@@ -180,6 +181,10 @@ class SparseRowSource(BatchSource):
     #: ``max_rows=100_000`` donor rows, drawn with the same seeded permutation
     #: as :meth:`fit_data`, so its donors are those of the same data given dense
     fit_rows: int = 100_000
+    #: ... and at most this many bytes of them (256 MiB), but never fewer than
+    #: ``min_fit_rows`` rows: a wide one-hot matrix gets fewer donor rows
+    fit_bytes: int = 256 * 2**20
+    min_fit_rows: int = 1_000
 
     def __init__(self, matrix: Any) -> None:
         csr = sparse.csr_matrix(matrix, dtype=np.float32)
@@ -196,23 +201,37 @@ class SparseRowSource(BatchSource):
         dense = self.matrix[rows].toarray()  # (B, F) float32, C order
         return torch.from_numpy(np.ascontiguousarray(dense, dtype=np.float32))
 
-    def fit_data(self) -> Tensor:
-        """Return at most :attr:`fit_rows` rows, dense, for an augmentation's ``fit``.
+    def fit_rows_for(self, n_features: int) -> int:
+        """Return how many rows :meth:`fit_data` densifies for this width.
 
-        All rows when there are at most ``fit_rows``; otherwise ``fit_rows``
-        rows drawn uniformly without replacement (``torch.randperm`` with seed
-        0, the draw that ``MarginalCorruption.fit`` makes on dense data), so
-        that the dense copy stays bounded by ``fit_rows * n_features`` values.
+        ``min(fit_rows, max(min_fit_rows, fit_bytes // (4 * n_features)))``:
+        100,000 rows up to 671 columns, fewer for wider matrices (13,421 rows
+        of 5,000 columns), so the dense copy stays within ``fit_bytes``
+        unless that leaves fewer than ``min_fit_rows`` rows.
+        """
+        by_bytes = self.fit_bytes // (4 * max(1, n_features))
+        return int(min(self.fit_rows, max(self.min_fit_rows, by_bytes)))
+
+    def fit_data(self) -> Tensor:
+        """Return a bounded set of rows, dense, for an augmentation's ``fit``.
+
+        All rows when there are at most :meth:`fit_rows_for` of them;
+        otherwise that many drawn uniformly without replacement: the first
+        ones of ``torch.randperm(n)`` with seed 0, which is the draw that
+        ``MarginalCorruption.fit`` makes on dense data. So with up to 671
+        columns the donors are exactly those of the same data given dense,
+        and for wider matrices a prefix of them.
 
         Returns
         -------
-        rows : Tensor of shape (min(n_samples, fit_rows), n_features)
+        rows : Tensor of shape (min(n_samples, fit_rows_for(n_features)), n_features)
         """
-        n = len(self)
-        if n <= self.fit_rows:
+        n, n_features = self.matrix.shape
+        keep = self.fit_rows_for(n_features)
+        if n <= keep:
             return self.take(torch.arange(n))
         generator = torch.Generator().manual_seed(0)
-        return self.take(torch.randperm(n, generator=generator)[: self.fit_rows])
+        return self.take(torch.randperm(n, generator=generator)[:keep])
 
 
 def move_to_device(batch: Any, device: torch.device | str) -> Any:

@@ -163,6 +163,24 @@ def test_fit_data_is_the_subsample_that_marginal_corruption_draws(monkeypatch):
     torch.testing.assert_close(small, torch.tensor(dense[:30], dtype=torch.float32))
 
 
+def test_fit_data_of_a_wide_matrix_stays_within_its_byte_budget(monkeypatch):
+    dense, X = sparse_rows(n=300, n_features=10)
+    source = SparseRowSource(X)
+    # the defaults: 100,000 rows up to 671 columns, 13,421 of 5,000 columns
+    assert source.fit_bytes == 256 * 2**20
+    assert source.fit_rows_for(671) == 100_000
+    assert source.fit_rows_for(5000) == 13_421
+    assert source.fit_rows_for(10**7) == 1_000
+    monkeypatch.setattr(SparseRowSource, "fit_rows", 100)
+    monkeypatch.setattr(SparseRowSource, "fit_bytes", 40 * 4 * 10)  # 40 rows
+    monkeypatch.setattr(SparseRowSource, "min_fit_rows", 5)
+    assert source.fit_rows_for(10) == 40 and source.fit_rows_for(1000) == 5
+    assert source.fit_rows_for(1) == 100
+    rows = source.fit_data()
+    pool = MarginalCorruption(max_rows=100).fit(torch.tensor(dense)).pool_
+    torch.testing.assert_close(rows, pool[:40])  # a prefix of the dense donors
+
+
 def test_sparse_row_source_takes_dense_rows():
     dense, X = sparse_rows(n=10, n_features=4)
     for matrix in (X, X.tocoo(), sparse.csc_array(X)):
