@@ -152,17 +152,14 @@ class GraphBatch:
 MAX_FEATURELESS_NODES = 2**24
 
 
-def _to_numpy(value: Any, where: str = "X") -> np.ndarray:
-    return to_numpy(refuse_masked(value, where))
-
-
 def _is_networkx(obj: Any) -> bool:
     return hasattr(obj, "adj") and hasattr(obj, "nodes") and hasattr(obj, "edges")
 
 
 def _check_edge_index(edge_index: Any, where: str) -> np.ndarray:
+    edge_index = refuse_masked(edge_index, f"{where}'s edge_index")
     try:
-        edges = _to_numpy(edge_index, f"{where}'s edge_index")
+        edges = to_numpy(edge_index)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"{where}: edge_index must be an integer array of shape (2, E), got "
@@ -188,7 +185,7 @@ def _check_features(features: Any, n_nodes: int | None, where: str) -> np.ndarra
     """Check node features; keep their dtype (bool, int or float, not complex)."""
     features = refuse_masked(features, f"{where}'s node features")
     try:
-        x = _to_numpy(features)
+        x = to_numpy(features)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"{where}: node features must be a numeric array of shape "
@@ -269,7 +266,7 @@ def _networkx_to_arrays(graph: Any, where: str) -> tuple[np.ndarray, np.ndarray]
             "constant feature 1.0)."
         )
     else:
-        rows = [np.atleast_1d(_to_numpy(value)) for value in values]
+        rows = [np.atleast_1d(to_numpy(value)) for value in values]
         if len({row.shape for row in rows}) > 1:
             raise ValueError(
                 f"{where}: the node attributes 'x' have different shapes "

@@ -348,6 +348,9 @@ def test_masked_arrays_are_refused_for_every_modality():
     graph = (EDGES, masked(np.ones((2, 3))))
     with pytest.raises(ValueError, match=rf"X\[0\]'s node features: {match}"):
         RobustContrastiveEmbedder(**FAST).fit([graph] * 3)
+    graph = (masked(np.array([[0, 1], [1, 0]])), np.ones((2, 3)))
+    with pytest.raises(ValueError, match=rf"X\[0\]'s edge_index: {match}"):
+        RobustContrastiveEmbedder(**FAST).fit([graph] * 3)
     # nothing masked: nothing lost
     plain = np.ma.masked_array(X, mask=np.zeros(X.shape, dtype=bool))
     assert RobustContrastiveEmbedder(**FAST).fit(plain).n_features_in_ == 3

@@ -166,11 +166,14 @@ def _ragged_message(X: Any) -> str:
         except (ValueError, TypeError):
             shapes.append(None)
     if members and all(s is not None and len(s) >= 2 for s in shapes):
-        distinct = list(dict.fromkeys(shapes))[:3]
+        distinct = list(dict.fromkeys(shapes))
+        shown = ", ".join(map(str, distinct[:3])) + (
+            ", ..." if len(distinct) > 3 else ""
+        )
         why = (
-            f"it looks like images of different shapes ({distinct}, ...): resize "
-            "or pad them to one size and stack them (np.stack) into an array "
-            "(n, H, W) or (n, C, H, W)"
+            f"it looks like images of different shapes ({shown}): resize or pad "
+            "them to one size and stack them (np.stack) into an array (n, H, W) "
+            "or (n, C, H, W)"
         )
     elif members and all(s is not None and len(s) <= 1 for s in shapes):
         lengths = [s[0] if s else 1 for s in shapes[:6]]
