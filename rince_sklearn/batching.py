@@ -6,7 +6,8 @@ tabular and image data, a batched graph for graphs). :class:`BatchLoader` yields
 batches by indexing the source with slices of a (shuffled) permutation, so no
 per-sample Python work or collation happens in the training loop. A source may
 carry labels (``with_labels``, for supervised contrastive learning); the loader
-then yields each batch with its samples' labels.
+then yields each batch with its samples' labels. :class:`SparseRowSource` keeps
+a scipy sparse matrix compressed and densifies only the rows of each batch.
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
+from scipy import sparse
 from torch import Tensor
 from torch.utils.data import Dataset
 
-__all__ = ["BatchLoader", "BatchSource", "TensorSource", "move_to_device"]
+__all__ = [
+    "BatchLoader",
+    "BatchSource",
+    "SparseRowSource",
+    "TensorSource",
+    "move_to_device",
+]
 
 
 class BatchSource(Dataset):
@@ -58,6 +67,21 @@ class BatchSource(Dataset):
 
     def __getitem__(self, index: int) -> Any:
         return self.take(torch.as_tensor([index]))
+
+    def fit_data(self) -> Any:
+        """Return the training data that a fitted augmentation learns from.
+
+        The estimator passes it to the augmentation's ``fit`` (SCARF's donor
+        rows, say) before training. Here it is every sample as one batch;
+        :class:`SparseRowSource` returns a bounded subsample instead, so that a
+        large sparse matrix is never densified whole.
+
+        Returns
+        -------
+        batch : Tensor or GraphBatch
+            ``self.take(torch.arange(len(self)))``.
+        """
+        return self.take(torch.arange(len(self)))
 
     def with_labels(self, labels: Tensor | None) -> BatchSource:
         """Attach one label per sample (a 1-D integer tensor, or None); return self.
@@ -116,6 +140,98 @@ class TensorSource(BatchSource):
         """Return rows ``indices`` as a float batch."""
         batch = self.data[indices]
         return batch if self.convert is None else self.convert(batch)
+
+
+class SparseRowSource(BatchSource):
+    """Rows of a scipy sparse matrix, densified batch by batch.
+
+    The matrix stays compressed (CSR, float32); :meth:`take` turns only the
+    requested rows into a dense float32 tensor, so the memory that training
+    and ``transform`` need grows with ``nnz + batch_size * n_features``, not
+    with ``n_samples * n_features``. A batch holds the same values as the
+    rows of ``matrix.toarray()``, so sparse and dense input of the same data
+    train alike (but for a matrix too wide for :meth:`fit_data` to return the
+    dense donor pool whole).
+
+    Parameters
+    ----------
+    matrix : scipy sparse matrix or array of shape (n_samples, n_features)
+        Any format; converted to CSR float32 (without a copy when it is one).
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_matrix
+        The rows, in CSR format.
+    fit_rows, fit_bytes, min_fit_rows : int
+        Bound the rows that reach an augmentation's ``fit`` (see
+        :meth:`fit_rows_for` and :meth:`fit_data`).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from scipy import sparse
+    >>> from rince_sklearn.batching import SparseRowSource
+    >>> source = SparseRowSource(sparse.csr_matrix(np.eye(3)))
+    >>> len(source), source.take(torch.tensor([2, 0])).tolist()
+    (3, [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    """
+
+    #: rows densified for an augmentation's ``fit``: the default
+    #: :class:`~rince_sklearn.augment.MarginalCorruption` keeps at most
+    #: ``max_rows=100_000`` donor rows, drawn with the same seeded permutation
+    #: as :meth:`fit_data`, so its donors are those of the same data given dense
+    fit_rows: int = 100_000
+    #: ... and at most this many bytes of them (256 MiB), but never fewer than
+    #: ``min_fit_rows`` rows: a wide one-hot matrix gets fewer donor rows
+    fit_bytes: int = 256 * 2**20
+    min_fit_rows: int = 1_000
+
+    def __init__(self, matrix: Any) -> None:
+        csr = sparse.csr_matrix(matrix, dtype=np.float32)
+        if csr.ndim != 2:  # pragma: no cover - scipy matrices are 2-D
+            raise ValueError(f"expected a 2-D sparse matrix, got shape {csr.shape}.")
+        self.matrix = csr
+
+    def __len__(self) -> int:
+        return int(self.matrix.shape[0])
+
+    def take(self, indices: Tensor) -> Tensor:
+        """Return rows ``indices`` as a dense float32 tensor ``(B, n_features)``."""
+        rows = torch.as_tensor(indices, dtype=torch.long).cpu().numpy()
+        dense = self.matrix[rows].toarray()  # (B, F) float32, C order
+        return torch.from_numpy(np.ascontiguousarray(dense, dtype=np.float32))
+
+    def fit_rows_for(self, n_features: int) -> int:
+        """Return how many rows :meth:`fit_data` densifies for this width.
+
+        ``min(fit_rows, max(min_fit_rows, fit_bytes // (4 * n_features)))``:
+        100,000 rows up to 671 columns, fewer for wider matrices (13,421 rows
+        of 5,000 columns), so the dense copy stays within ``fit_bytes``
+        unless that leaves fewer than ``min_fit_rows`` rows.
+        """
+        by_bytes = self.fit_bytes // (4 * max(1, n_features))
+        return int(min(self.fit_rows, max(self.min_fit_rows, by_bytes)))
+
+    def fit_data(self) -> Tensor:
+        """Return a bounded set of rows, dense, for an augmentation's ``fit``.
+
+        All rows when there are at most :meth:`fit_rows_for` of them;
+        otherwise that many drawn uniformly without replacement: the first
+        ones of ``torch.randperm(n)`` with seed 0, which is the draw that
+        ``MarginalCorruption.fit`` makes on dense data. So with up to 671
+        columns the donors are exactly those of the same data given dense,
+        and for wider matrices a prefix of them.
+
+        Returns
+        -------
+        rows : Tensor of shape (min(n_samples, fit_rows_for(n_features)), n_features)
+        """
+        n, n_features = self.matrix.shape
+        keep = self.fit_rows_for(n_features)
+        if n <= keep:
+            return self.take(torch.arange(n))
+        generator = torch.Generator().manual_seed(0)
+        return self.take(torch.randperm(n, generator=generator)[:keep])
 
 
 def move_to_device(batch: Any, device: torch.device | str) -> Any:

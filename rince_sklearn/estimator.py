@@ -682,7 +682,7 @@ default="rince"
         self._resolve_defaults(modality, n_samples)
         self.augmentation_ = fit_augmentation(
             self._resolve_augmentation(modality),
-            lambda: source.take(torch.arange(n_samples)),
+            source.fit_data,
         )
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
@@ -1131,5 +1131,6 @@ default="rince"
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags

@@ -32,6 +32,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ._input_checks import (
+    describe_members,
+    refuse_complex,
+    refuse_masked,
+    to_numpy,
+    warn_inexact_integers,
+)
 from .batching import BatchSource
 
 __all__ = [
@@ -139,10 +146,10 @@ class GraphBatch:
 
 
 # -- one graph, any format -> (edge_index int64 (2, E), x float32 (n, F)) ----------
-def _to_numpy(value: Any) -> np.ndarray:
-    if isinstance(value, Tensor):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
+#: a graph without node features gets one constant feature per node: it may
+#: claim at most max(this, 2 * n_edges) nodes, so that a bad ``num_nodes``
+#: (10**12, say) is refused instead of allocated (2**24 nodes: 64 MiB)
+MAX_FEATURELESS_NODES = 2**24
 
 
 def _is_networkx(obj: Any) -> bool:
@@ -150,8 +157,9 @@ def _is_networkx(obj: Any) -> bool:
 
 
 def _check_edge_index(edge_index: Any, where: str) -> np.ndarray:
+    edge_index = refuse_masked(edge_index, f"{where}'s edge_index")
     try:
-        edges = _to_numpy(edge_index)
+        edges = to_numpy(edge_index)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"{where}: edge_index must be an integer array of shape (2, E), got "
@@ -174,13 +182,16 @@ def _check_edge_index(edge_index: Any, where: str) -> np.ndarray:
 
 
 def _check_features(features: Any, n_nodes: int | None, where: str) -> np.ndarray:
+    """Check node features; keep their dtype (bool, int or float, not complex)."""
+    features = refuse_masked(features, f"{where}'s node features")
     try:
-        x = _to_numpy(features)
+        x = to_numpy(features)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"{where}: node features must be a numeric array of shape "
             f"(n_nodes, n_features), got {type(features).__name__}."
         ) from exc
+    refuse_complex(x.dtype, f"{where}'s node features")
     if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise TypeError(f"{where}: node features must be numeric, got dtype {x.dtype}.")
     if x.ndim == 1:
@@ -195,7 +206,44 @@ def _check_features(features: Any, n_nodes: int | None, where: str) -> np.ndarra
             f"{where}: the graph has {n_nodes} nodes but {x.shape[0]} rows of "
             "node features."
         )
-    return x.astype(np.float32, copy=False)
+    if x.shape[1] == 0:
+        raise ValueError(
+            f"{where}: the node features have 0 columns (shape {x.shape}); every "
+            "node needs at least one feature. For graphs without node features "
+            "pass np.ones((n_nodes, 1)), the constant feature that a networkx "
+            "graph without 'x' or an object with x=None gets."
+        )
+    return x
+
+
+def _featureless_nodes(graph: Any, edges: np.ndarray, where: str) -> int:
+    """Check the ``num_nodes`` of a graph with ``x=None``, before allocating."""
+    n_nodes = getattr(graph, "num_nodes", None)
+    if n_nodes is None:
+        raise ValueError(
+            f"{where}: the graph has x=None and no num_nodes; give node features."
+        )
+    if isinstance(n_nodes, Tensor) and n_nodes.numel() == 1:
+        n_nodes = n_nodes.item()
+    if isinstance(n_nodes, (bool, np.bool_)) or not isinstance(
+        n_nodes, (int, np.integer)
+    ):
+        raise TypeError(
+            f"{where}: num_nodes must be an integer, got {n_nodes!r} "
+            f"({type(n_nodes).__name__})."
+        )
+    n_nodes = int(n_nodes)
+    if n_nodes < 0:
+        raise ValueError(f"{where}: num_nodes must be at least 0, got {n_nodes}.")
+    limit = max(MAX_FEATURELESS_NODES, 2 * edges.shape[1])
+    if n_nodes > limit:
+        raise ValueError(
+            f"{where}: the graph has x=None and num_nodes={n_nodes}, but a graph "
+            f"without node features may have at most max(2**24, 2 * n_edges) = "
+            f"{limit} nodes (each would get the constant feature 1.0). Check "
+            "num_nodes, or give node features x of shape (n_nodes, F)."
+        )
+    return n_nodes
 
 
 def _networkx_to_arrays(graph: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -218,7 +266,7 @@ def _networkx_to_arrays(graph: Any, where: str) -> tuple[np.ndarray, np.ndarray]
             "constant feature 1.0)."
         )
     else:
-        rows = [np.atleast_1d(_to_numpy(value)) for value in values]
+        rows = [np.atleast_1d(to_numpy(value)) for value in values]
         if len({row.shape for row in rows}) > 1:
             raise ValueError(
                 f"{where}: the node attributes 'x' have different shapes "
@@ -325,20 +373,29 @@ def graph_to_arrays(graph: Any, where: str = "graph") -> tuple[np.ndarray, np.nd
     >>> x.ravel().tolist()
     [1.0, 1.0, 1.0]
     """
+    edges, x = _graph_arrays(graph, where)
+    return edges, x.astype(np.float32, copy=False)
+
+
+def _graph_arrays(graph: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`graph_to_arrays`, with the node features in their own dtype."""
     if isinstance(graph, tuple) and len(graph) == 2:
+        if _shape(graph[1]) == () and _shape(graph[0]) not in (None, ()):
+            raise TypeError(
+                f"{where} is a pair ({describe_members(graph)}) whose second "
+                "member is a single value, not node features: X looks like "
+                "(sample, label) pairs, not graphs (edge_index, node_features). "
+                "Pass the samples stacked as X (np.stack([s for s, _ in pairs])) "
+                "and the labels as y."
+            )
         edges = _check_edge_index(graph[0], where)
         x = _check_features(graph[1], None, where)
         return edges, x
     if hasattr(graph, "edge_index") and hasattr(graph, "x"):
         edges = _check_edge_index(graph.edge_index, where)
         if graph.x is None:
-            n_nodes = getattr(graph, "num_nodes", None)
-            if n_nodes is None:
-                raise ValueError(
-                    f"{where}: the graph has x=None and no num_nodes; give node "
-                    "features."
-                )
-            return edges, np.ones((int(n_nodes), 1), dtype=np.float32)
+            n_nodes = _featureless_nodes(graph, edges, where)
+            return edges, np.ones((n_nodes, 1), dtype=np.float32)
         return edges, _check_features(graph.x, None, where)
     if _is_networkx(graph):
         return _networkx_to_arrays(graph, where)
@@ -441,6 +498,13 @@ def pack_graphs(X: Any) -> PackedGraphs:
     x_list: list[np.ndarray] = []
     for i, graph in enumerate(X):
         where = f"X[{i}]"
+        if isinstance(graph, tuple) and len(graph) != 2:
+            raise TypeError(
+                f"{where} is a tuple of {len(graph)} members "
+                f"({describe_members(graph)}), but a graph given as a tuple "
+                "has exactly two: (edge_index, node_features). Pass graph labels "
+                "as y (fit(X, y)), not inside the graphs."
+            )
         if not (isinstance(graph, tuple) and len(graph) == 2) and not (
             looks_like_graph(graph)
         ):
@@ -451,7 +515,7 @@ def pack_graphs(X: Any) -> PackedGraphs:
                 "(edge_index, node_features), networkx graphs, or objects with .x "
                 "and .edge_index."
             )
-        edges, x = graph_to_arrays(graph, where)
+        edges, x = _graph_arrays(graph, where)
         if x.shape[0] == 0:
             raise ValueError(f"{where} has no nodes; every graph needs at least one.")
         if edges.size and (edges.min() < 0 or edges.max() >= x.shape[0]):
@@ -468,7 +532,14 @@ def pack_graphs(X: Any) -> PackedGraphs:
             )
         edges_list.append(edges)
         x_list.append(x)
-    x_all = np.concatenate(x_list)
+    integers = [x for x in x_list if x.dtype.kind in "iu"]
+    if integers:
+        stacked = np.concatenate(integers)  # (N_int, F)
+        warn_inexact_integers(
+            [(j, stacked[:, j]) for j in range(stacked.shape[1])],
+            where="the node features",
+        )
+    x_all = np.concatenate([x.astype(np.float32, copy=False) for x in x_list])
     if not np.isfinite(x_all).all():
         rows = np.flatnonzero(~np.isfinite(x_all).all(axis=1))
         node_ptr = np.cumsum([0] + [len(x) for x in x_list])

@@ -136,3 +136,8 @@ def test_graph_sources_load_every_graph_once():
     assert [len(b) for b in batches] == [4, 5]
     values = torch.cat([b.x[:, 0] for b in batches])
     assert sorted(values.unique().tolist()) == [float(i) for i in range(9)]
+
+
+def test_fit_data_is_every_sample_as_one_batch():
+    source = TensorSource(torch.arange(12.0).reshape(6, 2))
+    torch.testing.assert_close(source.fit_data(), source.data)

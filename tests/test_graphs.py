@@ -28,6 +28,7 @@ from rince_sklearn.graphs import (
     GraphBatch,
     GraphSource,
     collate_graphs,
+    graph_to_arrays,
     pack_graphs,
 )
 from rince_sklearn.modalities import detect_modality
@@ -213,6 +214,27 @@ def edge(n_nodes=3):
             "n_nodes, n_features",
         ),
         ([(np.array([[0], [1]]), np.array([["a"], ["b"]]))], TypeError, "numeric"),
+        ([(np.array([[0], [1]]), np.ones((2, 0)))], ValueError, "0 columns"),
+        (
+            [(np.array([[0], [1]]), np.ones((2, 2)) * 1j)],
+            ValueError,
+            "Complex data not supported",
+        ),
+        (
+            [(np.array([[0], [1]]), np.ones((2, 2)), 0)],
+            TypeError,
+            r"tuple of 3 members.*exactly two",
+        ),
+        (
+            [SimpleNamespace(x=None, edge_index=np.array([[0], [1]]), num_nodes=3.5)],
+            TypeError,
+            "num_nodes must be an integer",
+        ),
+        (
+            [SimpleNamespace(x=None, edge_index=np.array([[0], [1]]), num_nodes=-2)],
+            ValueError,
+            "num_nodes must be at least 0",
+        ),
     ],
 )
 def test_bad_graph_input(X, error, match):
@@ -221,6 +243,26 @@ def test_bad_graph_input(X, error, match):
     if X and isinstance(X, list):
         with pytest.raises(error, match=match):
             RobustContrastiveEmbedder(modality="graph", max_epochs=1).fit(X)
+
+
+@pytest.mark.parametrize("edges", [[[0], [1]], [[0, 10**12 - 1], [1, 0]]])
+def test_a_huge_num_nodes_is_refused_before_allocating(edges):
+    graph = SimpleNamespace(x=None, edge_index=np.array(edges), num_nodes=10**12)
+    match = r"num_nodes=1000000000000, but .* at most max\(2\*\*24, 2 \* n_edges\)"
+    with pytest.raises(ValueError, match=match):  # not a MemoryError
+        pack_graphs([graph])
+    # a plausible count is read as before
+    small = SimpleNamespace(x=None, edge_index=np.array([[0], [1]]), num_nodes=5)
+    assert pack_graphs([small]).x.shape == (5, 1)
+
+
+def test_integer_node_features_keep_their_values():
+    x = np.arange(6).reshape(3, 2)
+    packed = pack_graphs([(np.array([[0], [1]]), x)])
+    assert packed.x.dtype == torch.float32
+    assert packed.x.tolist() == x.tolist()
+    edges, features = graph_to_arrays((np.array([[0], [1]]), x))
+    assert features.dtype == np.float32
 
 
 def test_networkx_with_some_features_missing():

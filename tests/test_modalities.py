@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.datasets import load_digits, load_wine
 from sklearn.linear_model import LogisticRegression
@@ -56,6 +57,14 @@ GRAPH = (EDGES, np.ones((2, 3)))
         ((np.zeros((8, 8), dtype=int), np.zeros((8, 8), dtype=int)), None, "image"),
         # a pair of numbers is a row
         ([(1.0, 2.0), (3.0, 4.0)], None, "tabular"),
+        # meant as graphs, malformed: a 3-D edge_index, a label inside the tuple
+        ([(np.zeros((2, 3, 1), dtype=int), np.ones((3, 2)))], None, "graph"),
+        ([(EDGES, np.ones((2, 3)), 1)], None, "graph"),
+        # ... but not a pair of equal-shape integer arrays, nor rows of 3 numbers
+        ([(np.zeros((2, 4, 4), int), np.zeros((2, 4, 4), int))], None, "tabular"),
+        ([(1, 2, 3), (4, 5, 6)], None, "tabular"),
+        # sparse tables are tables
+        (sparse.csr_matrix(np.eye(4)), None, "tabular"),
     ],
 )
 def test_detect_modality(X, image_shape, expected):

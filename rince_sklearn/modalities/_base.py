@@ -9,7 +9,7 @@ import numpy as np
 from torch import nn
 
 from ..batching import BatchSource
-from ..graphs import looks_like_graph
+from ..graphs import _holds_integers, looks_like_graph
 
 __all__ = [
     "Modality",
@@ -180,11 +180,42 @@ class Modality:
         return defaults
 
 
+def _meant_as_graph(item: Any) -> bool:
+    """Whether a list member is meant as a graph, even a malformed one.
+
+    Beyond :func:`~rince_sklearn.graphs.looks_like_graph`: a pair whose first
+    member is an integer array of 3 or more dimensions (an ``edge_index`` of
+    the wrong shape), and a tuple of 3 or more members that starts with an
+    ``edge_index`` of shape ``(2, E)`` (a label packed into the graph). The
+    graph checks then say what is wrong, instead of the table's.
+    """
+    if looks_like_graph(item):
+        return True
+    if not (isinstance(item, tuple) and len(item) >= 2):
+        return False
+    first = item[0]
+    if isinstance(first, (tuple, str)) or np.isscalar(first) or first is None:
+        return False
+    try:
+        shape = np.shape(first)
+    except (ValueError, TypeError):
+        return False
+    if not _holds_integers(first):
+        return False
+    if len(item) == 2:
+        try:
+            other = np.shape(item[1])
+        except (ValueError, TypeError):
+            other = None
+        return len(shape) >= 3 and shape != other
+    return len(shape) == 2 and shape[0] == 2
+
+
 def holds_graphs(X: Any) -> bool:
     """Whether ``X`` is a graph input: a list of graphs, or one graph unwrapped."""
     if looks_like_graph(X):
         return True
-    return isinstance(X, (list, tuple)) and len(X) > 0 and looks_like_graph(X[0])
+    return isinstance(X, (list, tuple)) and len(X) > 0 and _meant_as_graph(X[0])
 
 
 def refuse_graphs(name: str, estimator: ModalityHost, X: Any, *, reset: bool) -> None:

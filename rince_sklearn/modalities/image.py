@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.utils.validation import validate_data
 from torch import Tensor
 
+from .._input_checks import refuse_complex, refuse_masked, to_numpy
 from .._persistence import check_int_tuple, check_str
 from ..augment.image import default_image_augmentation
 from ..batching import TensorSource
@@ -46,9 +48,9 @@ def _check_image_shape(image_shape: Any) -> tuple[int, int, int]:
 def _as_array(X: Any) -> Any:
     """Turn tensors and lists into arrays (DataFrames stay, for their names)."""
     if isinstance(X, Tensor):
-        return X.detach().cpu().numpy()
+        return to_numpy(X)
     if hasattr(X, "columns") or hasattr(X, "ndim"):
-        return X
+        return refuse_masked(X)
     try:
         return np.asarray(X)
     except ValueError as exc:  # ragged nested lists
@@ -127,7 +129,9 @@ def _head(X: Any, n_rows: int) -> np.ndarray | None:
     """Return the first ``n_rows`` rows of ``X`` as an array (None if unreadable)."""
     try:
         if isinstance(X, Tensor):
-            return X[:n_rows].detach().cpu().numpy()
+            return to_numpy(X[:n_rows])
+        if sparse.issparse(X):
+            return sparse.csr_matrix(X)[:n_rows].toarray()
         if hasattr(X, "iloc"):
             return np.asarray(X.iloc[:n_rows].to_numpy())
         return np.asarray(X[:n_rows])
@@ -222,18 +226,22 @@ class ImageModality(Modality):
     Arrays, nested lists, torch tensors and (flat) DataFrames are accepted.
     uint8 images are stored as uint8 and converted per batch to float32 in
     ``[0, 1]`` (``value / 255``, as torchvision does); images of any other
-    number type are used as float32 values as they are (the default encoder
+    real number type are used as float32 values as they are (the default encoder
     standardises its input, so their scale does not matter). Use the same
     dtype in ``fit`` and ``transform``: ``transform`` warns when float images
     on a 0-255 scale reach a model fitted on uint8 images, or uint8 images a
     model fitted on floats on a 0-255 scale. NaN and infinite values are
-    refused.
+    refused, and so are complex numbers and masked arrays that mask values.
+    Tensors are detached first.
 
-    A 4-D array whose second and last axes could both be channels (1, 3 or 4)
-    is ambiguous, e.g. ``(n, 4, 4, 3)``: it is read channels-first with a
-    warning that says how to transpose it, unless only the channels-first
-    reading gives square images; ``image_shape`` confirms the reading and
-    silences the warning.
+    A 4-D array whose last axis could be channels (1, 3 or 4) is read
+    channels-first without a word when only that reading gives square images
+    (``(n, 64, 4, 4)``: 64 maps of 4x4 pixels). Otherwise, when its second
+    axis could not be channels, it is refused as channels-last (e.g.
+    ``(n, 28, 28, 3)``), with the transpose that fixes it; when both axes
+    could be, e.g. ``(n, 4, 4, 3)``, it is read channels-first with a warning
+    that says how to transpose it. ``image_shape`` confirms a channels-first
+    reading and silences the error or warning.
 
     Fitted attributes: ``image_shape_ = (C, H, W)``, ``n_features_in_ = C * H *
     W``, ``input_dtype_`` (the fitted images' dtype, a str) and
@@ -252,6 +260,16 @@ class ImageModality(Modality):
         refuse_graphs(self.name, estimator, X, reset=reset)
         X = _as_array(X)
         shape = tuple(X.shape)
+        refuse_complex(
+            getattr(X, "dtype", None),
+            split="channels, np.concatenate([X.real, X.imag], axis=1) for (n, C, "
+            "H, W) images",
+        )
+        if len(shape) >= 2 and shape[0] == 0:
+            raise ValueError(
+                f"Found 0 images (an array of shape {shape}) while a minimum of "
+                f"{2 if reset else 1} is required by {type(estimator).__name__}."
+            )
         if reset:
             if estimator.image_shape is not None:
                 image_shape = _check_image_shape(estimator.image_shape)
@@ -298,13 +316,21 @@ class ImageModality(Modality):
             return (1, shape[1], shape[2])
         if len(shape) == 4:
             c, h, w = shape[1:]
+            # square images in the channels-first reading only: (n, 64, 4, 4)
+            # is 64 maps of 4x4 pixels, not 64x4 pixels with 4 channels
+            only_first_square = h == w and c != h
+            if w in _CHANNEL_COUNTS and only_first_square:
+                return (c, h, w)
             if w in _CHANNEL_COUNTS and c not in _CHANNEL_COUNTS:
                 raise ValueError(
-                    f"Images of shape {shape} look channels-last (n, H, W, C); "
-                    "images must be channels-first (n, C, H, W). Transpose them "
-                    "with X.transpose(0, 3, 1, 2)."
+                    f"Images of shape {shape} look channels-last (n, H, W, C): "
+                    f"{c}x{h} pixels with {w} channel(s); images must be "
+                    "channels-first (n, C, H, W). Transpose them with "
+                    f"X.transpose(0, 3, 1, 2). If they are channels-first ({c} "
+                    f"channels of {h}x{w} pixels), pass image_shape=({c}, {h}, "
+                    f"{w})."
                 )
-            if w in _CHANNEL_COUNTS and not (h == w and c != h):
+            if w in _CHANNEL_COUNTS:
                 warnings.warn(
                     f"Images of shape {shape} are read channels-first: {c} "
                     f"channel(s) of {h}x{w} pixels. If they are channels-last "
