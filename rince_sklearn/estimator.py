@@ -33,6 +33,7 @@ from skorch.history import History
 from torch import nn
 
 from ._device import available_device, resolve_device
+from ._hardware import check_precision, resolve_precision
 from ._net import ContrastiveNet
 from ._persistence import (
     ClassAllowList,
@@ -235,11 +236,20 @@ default="rince"
         Weight decay of the optimiser.
     device : str or torch.device, default="auto"
         ``"auto"`` picks CUDA when available, else CPU.
-    precision : {"32", "bf16-mixed"}, default="32"
+    precision : {"auto", "32", "bf16-mixed"}, default="auto"
         ``"bf16-mixed"`` runs the training forward passes under bfloat16
-        autocast (faster on GPUs with bfloat16 units; also works on CPU); the
-        weights stay float32, the loss is computed in float32 and ``transform``
-        runs in float32. ``"32"`` trains in float32 throughout.
+        autocast; the weights stay float32 and the loss is computed in
+        float32. ``"32"`` trains in float32 throughout. ``"auto"`` (resolved
+        into ``precision_`` at ``fit``) depends on the modality and the
+        device: ``"bf16-mixed"`` for images on a device that computes
+        bfloat16 natively (a CPU with AVX512_BF16 or AMX, a CUDA GPU of
+        compute capability 8.0 or later), where it makes a fit markedly
+        faster with equal probe accuracy; ``"32"`` for tabular and graph
+        inputs (their small matrix products gain nothing worth the lost
+        precision) and on other devices, which only emulate bfloat16 (many
+        times slower). ``transform`` and ``score`` run in float32 whatever
+        the training precision, so a model's embeddings do not depend on
+        the machine that computes them. See :doc:`/scaling`.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks, for example :class:`skorch.callbacks.LRScheduler`.
     n_iter_no_change : int, default=None
@@ -292,6 +302,8 @@ default="rince"
     embedding_dim_ : int
         Width of ``transform``'s output: ``embedding_dim``, or what ``"auto"``
         resolved to.
+    precision_ : {"32", "bf16-mixed"}
+        The training precision: ``precision``, or what ``"auto"`` resolved to.
     augmentation_ : callable or None
         The augmentation used.
     net_ : ContrastiveNet
@@ -347,6 +359,7 @@ default="rince"
         "max_epochs_": check_int(1),
         "encoder_kwargs_": check_str_dict,
         "embedding_dim_": check_int(1),
+        "precision_": check_precision,
     }
     #: fitted attributes that ``load`` and unpickling rebuild instead
     _rebuilt_attributes: tuple[str, ...] = (
@@ -396,7 +409,7 @@ default="rince"
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "device": [str, torch.device],
-        "precision": [StrOptions({"32", "bf16-mixed"})],
+        "precision": [StrOptions({"auto", "32", "bf16-mixed"})],
         "callbacks": [list, None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -433,7 +446,7 @@ default="rince"
         optimizer: str | type[torch.optim.Optimizer] = "adam",
         weight_decay: float = 0.0,
         device: str | torch.device = "auto",
-        precision: str = "32",
+        precision: str = "auto",
         callbacks: list | None = None,
         n_iter_no_change: int | None = None,
         tol: float = 1e-4,
@@ -595,7 +608,7 @@ default="rince"
             augmentation=self.augmentation_,
             noise_rate=self.noise_rate,
             seed=seed,
-            autocast_dtype=torch.bfloat16 if self.precision == "bf16-mixed" else None,
+            autocast_dtype=torch.bfloat16 if self.precision_ == "bf16-mixed" else None,
         )
         return net.initialize()
 
@@ -682,6 +695,7 @@ default="rince"
             if name not in keep:
                 delattr(self, name)
         self.device_ = resolve_device(self.device)
+        self.precision_ = resolve_precision(self.precision, self.device_, modality.name)
         self.batch_size_ = min(self.batch_size, n_samples)
         self._resolve_defaults(modality, n_samples)
         self.augmentation_ = fit_augmentation(
@@ -1172,6 +1186,9 @@ default="rince"
             fitted.setdefault("encoder_kwargs_", kwargs)
         if "embedding_dim_" not in fitted:  # before embedding_dim="auto" existed
             fitted["embedding_dim_"] = payload.params.get("embedding_dim")
+        if "precision_" not in fitted:  # before precision="auto" existed
+            saved = payload.params.get("precision")
+            fitted["precision_"] = "bf16-mixed" if saved == "bf16-mixed" else "32"
         modality_name = decode_plain(fitted.get("modality_"), f"{source}: modality_")
         try:
             modality = get_modality(check_str(modality_name))
