@@ -69,7 +69,7 @@ from .metrics import retrieval_auc
 from .modalities import Modality, detect_modality, get_modality
 from .modalities._base import modality_names
 from .supervision import encode_labels
-from .threads import resolve_n_threads, torch_threads
+from .threads import _restore_malloc_once, resolve_n_threads, torch_threads
 
 __all__ = ["RobustContrastiveEmbedder"]
 
@@ -696,6 +696,7 @@ default="rince"
                 delattr(self, name)
         self.device_ = resolve_device(self.device)
         self.precision_ = resolve_precision(self.precision, self.device_, modality.name)
+        _restore_malloc_once()  # Dask workers' malloc setting (see threads.py)
         self.batch_size_ = min(self.batch_size, n_samples)
         self._resolve_defaults(modality, n_samples)
         self.augmentation_ = fit_augmentation(
