@@ -356,9 +356,10 @@ def restore_malloc_mmap_threshold(
     (or their ``GLIBC_TUNABLES``) switches the adaptation off and leaves the
     threshold at 128 KiB: every larger tensor is then mapped, page-faulted in
     and unmapped again, at every training step. Dask's nannies set
-    ``MALLOC_TRIM_THRESHOLD_=65536`` in their workers, which made each fit of
-    a grid search in a Dask worker take about 1.5x the CPU time and 300,000
-    page faults instead of 300.
+    ``MALLOC_TRIM_THRESHOLD_=65536`` in their workers, which made a fit of
+    a small grid search take 1.3-1.8x the CPU time, with 280,000-320,000
+    page faults instead of a few hundred
+    (``benchmarks/results/parallel_malloc.md``).
 
     When the environment this process started with has such a setting, and
     does not set the mmap threshold itself (``MALLOC_MMAP_THRESHOLD_`` or
