@@ -14,7 +14,14 @@ Three comparisons, each a ratio of medians measured in the same run:
    tabular data and images, with each process's CPU time in augmentation and
    loss, and DDP against a manual all-reduce of the gradients.
 4. ``--part malloc``: one search fit in a fresh process with and without the
-   ``MALLOC_TRIM_THRESHOLD_`` that Dask's nannies set (CPU times, page faults).
+   ``MALLOC_TRIM_THRESHOLD_`` that Dask's nannies set (CPU times, page faults),
+   with the estimator's own remedy (``restore_malloc_mmap_threshold``) and
+   with it switched off.
+5. ``--part dask``: the search on a ``LocalCluster`` of 2 workers x 1 thread
+   started with Dask's defaults (no configuration) against ``n_jobs=1`` and
+   against a cluster with ``MALLOC_TRIM_THRESHOLD_`` unset (the recipe that
+   the estimator's remedy replaces), interleaved; the same ``cv_results_``,
+   the fits' CPU time, and the workers' page faults.
 
 Worker pools (loky, the Dask cluster) are started before timing and reused,
 as a long-lived cluster would be; process start-up of the distributed runs is
@@ -22,8 +29,10 @@ excluded (each process times its own ``fit``). The main process uses 1 torch
 thread. Other engineers share the 2 cores, so absolute times are noisy; the
 ratios come from interleaved repeats.
 
-Run:  python benchmarks/bench_parallel.py [--part search|train] [--repeats 3]
-Writes benchmarks/results/parallel.md (search) or parallel_training.md (train).
+Run:  python benchmarks/bench_parallel.py [--part search|train|malloc|dask]
+      [--repeats 3] [--max-epochs 30]
+Writes benchmarks/results/parallel.md (search), parallel_training.md (train),
+parallel_malloc.md (malloc) or parallel_dask.md (dask).
 """
 
 from __future__ import annotations
@@ -134,6 +143,8 @@ def digits() -> np.ndarray:
 
 #: best parameters of the last search (the same whatever runs the fits)
 BEST: dict[str, dict] = {}
+#: the last search's mean test scores, one per setting
+SCORES: dict[str, np.ndarray] = {}
 
 
 def search(X: np.ndarray, n_jobs: int) -> float:
@@ -146,6 +157,7 @@ def search(X: np.ndarray, n_jobs: int) -> float:
         refit=False,  # the 12 fits only: a refit would run alone at the end
     ).fit(X)
     BEST["last"] = grid.best_params_
+    SCORES["last"] = grid.cv_results_["mean_test_score"]
     return time.perf_counter() - start
 
 
@@ -377,10 +389,18 @@ def train_main(repeats: int) -> None:
 MALLOC_RESULTS = Path(__file__).parent / "results" / "parallel_malloc.md"
 
 
-def _one_fit_usage() -> None:
-    """Print the CPU times and page faults of one search fit (second fit)."""
+def _one_fit_usage(remedy: bool = True) -> None:
+    """Print the CPU times and page faults of one search fit (second fit).
+
+    ``remedy=False`` switches off the estimator's call of
+    ``restore_malloc_mmap_threshold`` (as before it existed).
+    """
     import resource
 
+    if not remedy:
+        import rince_sklearn.estimator
+
+        rince_sklearn.estimator._restore_malloc_once = dict  # type: ignore
     torch.set_num_threads(1)
     X = digits()[:900]
     RobustContrastiveEmbedder(**{**SEARCH_PARAMS, "max_epochs": 2}).fit(X)
@@ -399,15 +419,16 @@ def malloc_main(repeats: int) -> None:
     import subprocess
     import sys
 
-    code = "import bench_parallel as b; b._one_fit_usage()"
     rows = []
     for _ in range(repeats):
-        for label, extra in [
-            ("unset", {}),
-            ("65536", {"MALLOC_TRIM_THRESHOLD_": "65536"}),
+        for label, extra, remedy in [
+            ("unset", {}, True),
+            ("65536", {"MALLOC_TRIM_THRESHOLD_": "65536"}, True),
+            ("65536, remedy off", {"MALLOC_TRIM_THRESHOLD_": "65536"}, False),
         ]:
             env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
             env.update(extra)
+            code = f"import bench_parallel as b; b._one_fit_usage({remedy})"
             out = subprocess.run(
                 [sys.executable, "-c", code],
                 cwd=Path(__file__).parent,
@@ -431,7 +452,10 @@ def malloc_main(repeats: int) -> None:
         "seconds and minor page faults are not inflated by other work on the "
         "machine the way wall time is). Setting the variable at all switches "
         "off glibc's adaptive mmap threshold, so every tensor over 128 KiB is "
-        "a fresh mmap, page-faulted in and unmapped when freed.",
+        "a fresh mmap, page-faulted in and unmapped when freed. The estimator "
+        "undoes it (`rince_sklearn.threads.restore_malloc_mmap_threshold`, "
+        "called once per process at the first fit); `remedy off` switches "
+        "that call off, as before it existed.",
         "",
         "| MALLOC_TRIM_THRESHOLD_ | user s | system s | minor page faults | "
         "load average |",
@@ -444,16 +468,189 @@ def malloc_main(repeats: int) -> None:
     print(MALLOC_RESULTS.read_text())
 
 
+DASK_RESULTS = Path(__file__).parent / "results" / "parallel_dask.md"
+DEFAULTS = "dask 2x1, Dask's defaults"
+RECIPE = "dask 2x1, MALLOC_TRIM_THRESHOLD_ unset"
+
+
+def _worker_usage() -> tuple[int, float]:
+    """Minor page faults and CPU seconds of this (worker) process so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_minflt, usage.ru_utime + usage.ru_stime
+
+
+def _worker_malloc() -> tuple[str | None, dict]:
+    """The worker's initial MALLOC_TRIM_THRESHOLD_ and the estimator's remedy."""
+    from rince_sklearn.threads import _initial_environment, _restore_malloc_once
+
+    return (
+        _initial_environment().get("MALLOC_TRIM_THRESHOLD_"),
+        _restore_malloc_once(),
+    )
+
+
+def dask_main(repeats: int, quiet_wait: float) -> None:
+    """The search on a LocalCluster with Dask's defaults against n_jobs=1."""
+    import dask
+    import distributed
+
+    torch.set_num_threads(1)
+    X = digits()
+    times: dict[str, list[float]] = {}
+    loads: dict[str, list[float]] = {}
+    scores: dict[str, list[np.ndarray]] = {}
+    faults: dict[str, list[int]] = {}
+    cpu: dict[str, list[float]] = {}
+    # the recipe's cluster starts first: a nanny also writes pre-spawn-environ
+    # into os.environ of this process, which later workers would inherit
+    clusters, clients = {}, {}
+    for label, config in [(RECIPE, DASK_TORCH_ENVIRON), (DEFAULTS, {})]:
+        with dask.config.set(config):
+            clusters[label] = distributed.LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+        clients[label] = distributed.Client(clusters[label], set_as_default=False)
+
+    def timed(name: str, fn) -> None:
+        wait_for_quiet(quiet_wait)
+        with LoadSampler() as load:
+            start = time.process_time()
+            value = fn()
+            if name.startswith("n_jobs=1"):  # the fits ran in this process
+                cpu.setdefault(name, []).append(time.process_time() - start)
+        times.setdefault(name, []).append(value)
+        loads.setdefault(name, []).append(load.mean)
+        scores.setdefault(name, []).append(SCORES["last"])
+        print(f"{name}: {value:.2f} s (runnable {load.mean:.1f})", flush=True)
+
+    def on_dask(label: str) -> float:
+        client = clients[label]
+        before = client.run(_worker_usage)
+        with joblib.parallel_config(backend="dask", client=client):
+            seconds = search(X, -1)
+        after = client.run(_worker_usage)
+        faults.setdefault(label, []).append(
+            sum(after[w][0] - before[w][0] for w in after)
+        )
+        cpu.setdefault(label, []).append(sum(after[w][1] - before[w][1] for w in after))
+        return seconds
+
+    try:
+        for client in clients.values():
+            with joblib.parallel_config(backend="dask", client=client):
+                search(X[:200], n_jobs=-1)  # the workers import everything
+        for _ in range(repeats):
+            timed("n_jobs=1, 1 thread", lambda: search(X, 1))
+            for label in clients:
+                timed(label, lambda label=label: on_dask(label))
+        malloc = {label: c.run(_worker_malloc) for label, c in clients.items()}
+    finally:
+        for label in clients:
+            clients[label].close()
+            clusters[label].close()
+    med = {name: statistics.median(values) for name, values in times.items()}
+    cpu_med = {name: statistics.median(values) for name, values in cpu.items()}
+    base, default = med["n_jobs=1, 1 thread"], med[DEFAULTS]
+    reference = scores["n_jobs=1, 1 thread"][0]
+    same = all(np.array_equal(s, reference) for v in scores.values() for s in v)
+    n_fits = len(GRID["q"]) * len(GRID["lam"]) * 2
+    lines = [
+        "# Dask without a recipe: GridSearchCV on a default LocalCluster",
+        "",
+        f"Command: `python benchmarks/bench_parallel.py --part dask --repeats "
+        f"{repeats} --max-epochs {SEARCH_PARAMS['max_epochs']} --quiet-wait "
+        f"{quiet_wait:.0f}`",
+        "",
+        f"Machine: {os.cpu_count()} cores ({platform.processor() or 'cpu'}), "
+        f"torch {torch.__version__}, joblib {joblib.__version__}, dask "
+        f"{distributed.__version__}, rince_sklearn {rince_sklearn.__version__}. "
+        "The cores were shared with other work while this ran. Medians of "
+        f"{repeats} interleaved repeats.",
+        "",
+        f"The search of `parallel.md` ({n_fits} fits: 6 settings x 2 folds on "
+        f"digits, MLP (256, 256), {SEARCH_PARAMS['max_epochs']} epochs, no "
+        "refit) on a `LocalCluster(n_workers=2, threads_per_worker=1)` started "
+        "without any Dask configuration, so its nannies set "
+        "`MALLOC_TRIM_THRESHOLD_=65536` in the workers, against `n_jobs=1` in "
+        "this process, and against a cluster started with the former recipe "
+        "(`MALLOC_TRIM_THRESHOLD_` unset in the workers); both clusters open "
+        "side by side.",
+        "",
+        "| configuration | wall time (s) | speedup vs n_jobs=1 | CPU time of the "
+        "fits (s) | / n_jobs=1 |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, value in med.items():
+        lines.append(
+            f"| {name} | {value:.2f} | {base / value:.2f}x | {cpu_med[name]:.2f} "
+            f"| {cpu_med[name] / cpu_med['n_jobs=1, 1 thread']:.2f} |"
+        )
+    lines += [
+        "",
+        f"**Dask with its defaults against n_jobs=1: {base / default:.2f}x** "
+        "in wall time; against the recipe's cluster: "
+        f"{med[RECIPE] / default:.2f}x in wall time, **CPU time of the fits "
+        f"defaults / recipe: {cpu_med[DEFAULTS] / cpu_med[RECIPE]:.2f}**. "
+        "The fits' CPU time (this process's for n_jobs=1, both workers' for "
+        "Dask, which also counts the workers' own task handling) is the "
+        "figure that other work on the machine does not stretch. The same "
+        f"mean test scores in every search: {same} "
+        f"({[round(float(v), 4) for v in reference]}).",
+        "",
+        "In the workers, their initial MALLOC_TRIM_THRESHOLD_ and what the "
+        "estimator set with mallopt, and the minor page faults of both "
+        "workers per search (a fit with the threshold frozen took about "
+        "300,000, `parallel_malloc.md`):",
+        "",
+    ]
+    for label in clients:
+        lines.append(
+            f"- {label}: {sorted(set(map(str, malloc[label].values())))}; "
+            f"page faults {', '.join(str(f) for f in faults[label])} "
+            f"({statistics.median(faults[label]) / n_fits:.0f} per fit)"
+        )
+    lines += [
+        "",
+        "Raw times (s), each with the mean number of runnable tasks on the "
+        "machine (ours included):",
+        "",
+    ]
+    for name, values in times.items():
+        lines.append(
+            f"- {name}: "
+            + ", ".join(
+                f"{v:.2f} (runnable {load:.1f})"
+                for v, load in zip(values, loads[name], strict=True)
+            )
+        )
+    DASK_RESULTS.write_text("\n".join(lines) + "\n")
+    print(DASK_RESULTS.read_text())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--part",
-        choices=["search", "train", "malloc"],
+        choices=["search", "train", "malloc", "dask"],
         default="search",
         help="search: GridSearchCV with loky and Dask (parallel.md); train: "
         "2-process training (parallel_training.md); malloc: one fit with and "
-        "without Dask's MALLOC_TRIM_THRESHOLD_ (parallel_malloc.md)",
+        "without Dask's MALLOC_TRIM_THRESHOLD_ (parallel_malloc.md); dask: "
+        "the search on a default LocalCluster against n_jobs=1 "
+        "(parallel_dask.md)",
+    )
+    parser.add_argument(
+        "--max-epochs",
+        type=int,
+        default=SEARCH_PARAMS["max_epochs"],
+        help="epochs of each search fit (search, dask)",
     )
     parser.add_argument(
         "--quiet-wait",
@@ -463,6 +660,10 @@ def main() -> None:
         "machine to quieten",
     )
     args = parser.parse_args()
+    SEARCH_PARAMS["max_epochs"] = args.max_epochs
+    if args.part == "dask":
+        dask_main(args.repeats, args.quiet_wait)
+        return
     if args.part == "train":
         train_main(args.repeats)
         return
@@ -540,7 +741,8 @@ def main() -> None:
         "# Scaling out: parallel and Dask grid search",
         "",
         "Command: `python benchmarks/bench_parallel.py --repeats "
-        f"{args.repeats} --quiet-wait {args.quiet_wait:.0f}`",
+        f"{args.repeats} --quiet-wait {args.quiet_wait:.0f}"
+        + (f" --max-epochs {args.max_epochs}`" if args.max_epochs != 30 else "`"),
         "",
         f"Machine: {os.cpu_count()} cores ({platform.processor() or 'cpu'}), "
         f"torch {torch.__version__}, joblib {joblib.__version__}, dask "

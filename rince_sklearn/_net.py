@@ -107,7 +107,8 @@ class ContrastiveNet(NeuralNet):
     autocast_dtype : torch.dtype, default=None
         When set (``torch.bfloat16``), the training forward passes run under
         :func:`torch.autocast` with this dtype; the loss is still computed in
-        float32. None trains in full precision.
+        float32. None trains in full precision. :meth:`embed` (``transform``,
+        ``score``) always runs in float32.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
     """
@@ -242,6 +243,9 @@ class ContrastiveNet(NeuralNet):
 
         Eval mode, no gradients, in batches of ``batch_size``; with
         ``generator``, each batch is first augmented with it (``score``).
+        Never under autocast: a model's embeddings are its float32 weights'
+        outputs, the same on a machine without native bfloat16 as on the one
+        that trained it with ``autocast_dtype``.
 
         Returns
         -------

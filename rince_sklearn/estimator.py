@@ -30,6 +30,7 @@ from skorch.history import History
 from torch import nn
 
 from ._device import available_device, resolve_device
+from ._hardware import check_precision, resolve_precision
 from ._memory import check_step_memory
 from ._net import ContrastiveNet
 from ._persistence import (
@@ -61,7 +62,12 @@ from .metrics import retrieval_auc
 from .modalities import Modality, detect_modality, get_modality
 from .modalities._base import modality_names
 from .supervision import encode_labels
-from .threads import MAX_N_THREADS, resolve_n_threads, torch_threads
+from .threads import (
+    MAX_N_THREADS,
+    _restore_malloc_once,
+    resolve_n_threads,
+    torch_threads,
+)
 
 __all__ = ["RobustContrastiveEmbedder"]
 
@@ -228,11 +234,20 @@ default="rince"
         Weight decay of the optimiser.
     device : str or torch.device, default="auto"
         ``"auto"`` picks CUDA when available, else CPU.
-    precision : {"32", "bf16-mixed"}, default="32"
+    precision : {"auto", "32", "bf16-mixed"}, default="auto"
         ``"bf16-mixed"`` runs the training forward passes under bfloat16
-        autocast (faster on GPUs with bfloat16 units; also works on CPU); the
-        weights stay float32, the loss is computed in float32 and ``transform``
-        runs in float32. ``"32"`` trains in float32 throughout.
+        autocast; the weights stay float32 and the loss is computed in
+        float32. ``"32"`` trains in float32 throughout. ``"auto"`` (resolved
+        into ``precision_`` at ``fit``) depends on the modality and the
+        device: ``"bf16-mixed"`` for images on a device that computes
+        bfloat16 natively (a CPU with AVX512_BF16 or AMX, a CUDA GPU of
+        compute capability 8.0 or later), where a default image fit ran
+        1.4x faster with equal probe accuracy; ``"32"`` for tabular and
+        graph inputs (small matrix products, sums over nodes) and on devices
+        that only emulate bfloat16, where it is several times slower.
+        ``transform`` and ``score`` run in float32 whatever the training
+        precision, so a model's embeddings do not depend on the machine that
+        computes them. See :ref:`precision`.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks, for example :class:`skorch.callbacks.LRScheduler`.
     n_iter_no_change : int, default=None
@@ -285,6 +300,8 @@ default="rince"
     embedding_dim_ : int
         Width of ``transform``'s output: ``embedding_dim``, or what ``"auto"``
         resolved to.
+    precision_ : {"32", "bf16-mixed"}
+        The training precision: ``precision``, or what ``"auto"`` resolved to.
     augmentation_ : callable or None
         The augmentation used.
     net_ : ContrastiveNet
@@ -340,6 +357,7 @@ default="rince"
         "max_epochs_": check_int(1),
         "encoder_kwargs_": check_str_dict,
         "embedding_dim_": check_int(1),
+        "precision_": check_precision,
     }
     #: fitted attributes that ``load`` and unpickling rebuild instead
     #: parameters that may hold a class, with the base class it must derive from
@@ -391,7 +409,7 @@ default="rince"
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "device": [str, torch.device],
-        "precision": [StrOptions({"32", "bf16-mixed"})],
+        "precision": [StrOptions({"auto", "32", "bf16-mixed"})],
         "callbacks": [list, None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -428,7 +446,7 @@ default="rince"
         optimizer: str | type[torch.optim.Optimizer] = "adam",
         weight_decay: float = 0.0,
         device: str | torch.device = "auto",
-        precision: str = "32",
+        precision: str = "auto",
         callbacks: list | None = None,
         n_iter_no_change: int | None = None,
         tol: float = 1e-4,
@@ -591,7 +609,7 @@ default="rince"
             augmentation=self.augmentation_,
             noise_rate=self.noise_rate,
             seed=seed,
-            autocast_dtype=torch.bfloat16 if self.precision == "bf16-mixed" else None,
+            autocast_dtype=torch.bfloat16 if self.precision_ == "bf16-mixed" else None,
         )
         return net.initialize()
 
@@ -678,6 +696,8 @@ default="rince"
             if name not in keep:
                 delattr(self, name)
         self.device_ = resolve_device(self.device)
+        self.precision_ = resolve_precision(self.precision, self.device_, modality.name)
+        _restore_malloc_once()  # Dask workers' malloc setting (see threads.py)
         self.batch_size_ = min(self.batch_size, n_samples)
         self._resolve_defaults(modality, n_samples)
         self.augmentation_ = fit_augmentation(

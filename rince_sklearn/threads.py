@@ -31,6 +31,15 @@ the span of a ``with`` block; they are for user code that runs torch in
 workers. The estimator does not follow the budget: that would make its result
 depend on where it runs. Importing this module changes nothing.
 
+The engines change one more setting of their workers: Dask's nannies set
+``MALLOC_TRIM_THRESHOLD_=65536`` (also ``distributed.nanny.pre-spawn-environ``).
+Setting that variable at all switches off glibc's adaptive ``mmap`` threshold,
+so every allocation over 128 KiB (most tensors of a training step) becomes a
+fresh ``mmap``, page-faulted in and unmapped again when freed, and a fit runs
+markedly slower. :func:`restore_malloc_mmap_threshold` sets the thresholds
+back to the values the adaptive rule would reach; the estimator calls it once
+per process, when it first fits.
+
 Examples
 --------
 >>> import torch
@@ -45,9 +54,12 @@ True
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -57,6 +69,7 @@ __all__ = [
     "available_cores",
     "limit_torch_threads",
     "resolve_n_threads",
+    "restore_malloc_mmap_threshold",
     "torch_threads",
     "worker_thread_budget",
 ]
@@ -244,3 +257,163 @@ def torch_threads(n_threads: int) -> Iterator[int]:
         yield n_threads
     finally:
         torch.set_num_threads(previous)
+
+
+# -- glibc's malloc thresholds --------------------------------------------------------
+
+#: ``mallopt`` parameters (glibc's ``malloc.h``)
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+
+#: glibc's largest adaptive mmap threshold (``DEFAULT_MMAP_THRESHOLD_MAX``:
+#: 32 MiB on 64-bit systems, 16 MiB on 32-bit ones); the adaptive rule keeps
+#: the trim threshold at twice the mmap threshold
+MMAP_THRESHOLD = 4 * 1024 * 1024 * ctypes.sizeof(ctypes.c_long)
+TRIM_THRESHOLD = 2 * MMAP_THRESHOLD
+
+#: environment variables of glibc's malloc, by their tunable's name
+#: (``GLIBC_TUNABLES=glibc.malloc.<name>=...`` sets the same)
+_MALLOC_VARIABLES = {
+    "MALLOC_TRIM_THRESHOLD_": "trim_threshold",
+    "MALLOC_TOP_PAD_": "top_pad",
+    "MALLOC_MMAP_MAX_": "mmap_max",
+    "MALLOC_MMAP_THRESHOLD_": "mmap_threshold",
+}
+#: settings that switch the adaptive mmap threshold off while leaving the
+#: threshold itself at its 128 KiB start
+_FREEZING = frozenset({"trim_threshold", "top_pad", "mmap_max"})
+
+
+def _initial_environment() -> Mapping[str, str]:
+    """Return the environment this process started with.
+
+    glibc reads its malloc settings once, at start-up: ``/proc/self/environ``
+    (Linux) holds that environment, while ``os.environ`` may have changed
+    since (a Dask ``LocalCluster`` writes the nanny's variables into the
+    environment of the process that starts it).
+    """
+    try:
+        raw = Path("/proc/self/environ").read_bytes()
+    except OSError:
+        return os.environ
+    environ = {}
+    for entry in raw.split(b"\0"):
+        key, sep, value = entry.partition(b"=")
+        if sep:
+            environ[os.fsdecode(key)] = os.fsdecode(value)
+    return environ
+
+
+def _malloc_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """Return the malloc settings in ``environ``, by tunable name."""
+    settings = {
+        name: environ[variable]
+        for variable, name in _MALLOC_VARIABLES.items()
+        if variable in environ
+    }
+    for item in environ.get("GLIBC_TUNABLES", "").split(":"):
+        key, sep, value = item.partition("=")
+        prefix, _, name = key.strip().rpartition(".")
+        if sep and prefix == "glibc.malloc" and name in _MALLOC_VARIABLES.values():
+            settings[name] = value
+    return settings
+
+
+def _parse_size(value: str | None) -> int | None:
+    """Read a size as glibc does (decimal, ``0x`` hex), or None."""
+    if value is None:
+        return None
+    try:
+        return int(value.strip(), 0)
+    except ValueError:
+        return None
+
+
+def _glibc_mallopt() -> Callable[[int, int], int] | None:
+    """Return glibc's ``mallopt`` through ctypes, or None without glibc."""
+    try:
+        version = os.confstr("CS_GNU_LIBC_VERSION")
+    except (AttributeError, ValueError, OSError):  # not glibc (macOS, Windows)
+        return None
+    if not version or not version.startswith("glibc"):  # musl and others
+        return None
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return mallopt
+
+
+def restore_malloc_mmap_threshold(
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, int]:
+    """Undo the malloc setting that slows torch down in Dask workers (glibc).
+
+    glibc adapts its ``mmap`` threshold: an allocation larger than the
+    threshold (128 KiB at first) is served by a fresh ``mmap``, and when such
+    a block is freed the threshold rises to its size (up to 32 MiB), so that
+    blocks of that size are reused from then on. Setting any of
+    ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_TOP_PAD_`` or ``MALLOC_MMAP_MAX_``
+    (or their ``GLIBC_TUNABLES``) switches the adaptation off and leaves the
+    threshold at 128 KiB: every larger tensor is then mapped, page-faulted in
+    and unmapped again, at every training step. Dask's nannies set
+    ``MALLOC_TRIM_THRESHOLD_=65536`` in their workers, which made a fit of
+    a small grid search take 1.3-1.8x the CPU time, with 280,000-320,000
+    page faults instead of a few hundred
+    (``benchmarks/results/parallel_malloc.md``).
+
+    When the environment this process started with has such a setting, and
+    does not set the mmap threshold itself (``MALLOC_MMAP_THRESHOLD_`` or
+    ``glibc.malloc.mmap_threshold``: a deliberate choice, left alone), this
+    calls ``mallopt`` to set the mmap threshold to glibc's largest adaptive
+    value (``MMAP_THRESHOLD``, 32 MiB on 64-bit systems) and the trim
+    threshold to twice that (``TRIM_THRESHOLD``, what the adaptive rule
+    sets; a larger trim threshold in the environment is kept). Freed memory
+    is still returned to the system, past 64 MiB of free heap instead of 64
+    KiB. Elsewhere (no such setting, or no glibc: musl, macOS, Windows) it
+    does nothing. :class:`~rince_sklearn.RobustContrastiveEmbedder` calls it
+    once per process, when it first fits; call it yourself for other torch
+    code in Dask workers.
+
+    Parameters
+    ----------
+    environ : mapping, default=None
+        The environment to read; None reads the one this process started
+        with (``/proc/self/environ`` on Linux, else ``os.environ``).
+
+    Returns
+    -------
+    applied : dict of str to int
+        The ``mallopt`` parameters set (``"M_MMAP_THRESHOLD"``,
+        ``"M_TRIM_THRESHOLD"``) and their values; empty when nothing was done.
+
+    Examples
+    --------
+    >>> restore_malloc_mmap_threshold(environ={})  # glibc's defaults: nothing to do
+    {}
+    """
+    if environ is None:
+        environ = _initial_environment()
+    settings = _malloc_settings(environ)
+    if "mmap_threshold" in settings or not _FREEZING & settings.keys():
+        return {}
+    mallopt = _glibc_mallopt()
+    if mallopt is None:
+        return {}
+    wanted = {"M_MMAP_THRESHOLD": (M_MMAP_THRESHOLD, MMAP_THRESHOLD)}
+    trim = _parse_size(settings.get("trim_threshold"))
+    if trim is None or trim < TRIM_THRESHOLD:
+        wanted["M_TRIM_THRESHOLD"] = (M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    applied = {}
+    for name, (parameter, value) in wanted.items():
+        if mallopt(parameter, value) == 1:  # 0: glibc refused the value
+            applied[name] = value
+    return applied
+
+
+@functools.cache
+def _restore_malloc_once() -> dict[str, int]:
+    """:func:`restore_malloc_mmap_threshold`, at most once per process."""
+    return restore_malloc_mmap_threshold()

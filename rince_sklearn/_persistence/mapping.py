@@ -202,6 +202,9 @@ def _fill_added_attributes(params: dict[str, Any], fitted: dict[str, Any]) -> No
     """Fill the fitted attributes that files written before them lack."""
     if "embedding_dim_" not in fitted:  # before embedding_dim="auto" existed
         fitted["embedding_dim_"] = params.get("embedding_dim")
+    if "precision_" not in fitted:  # before precision="auto" existed
+        saved = params.get("precision")
+        fitted["precision_"] = "bf16-mixed" if saved == "bf16-mixed" else "32"
 
 
 # -- reading ----------------------------------------------------------------------

@@ -67,10 +67,14 @@ def aggregate(h: Tensor, edges: Tensor) -> Tensor:
     """Sum of incoming neighbour rows: ``out[i] = sum_{j -> i} h[j]``.
 
     ``edges`` is either an :func:`adjacency` matrix (sparse product) or an
-    ``edge_index`` of shape ``(2, E)`` (gather and ``index_add``).
+    ``edge_index`` of shape ``(2, E)`` (gather and ``index_add``). The sparse
+    product runs in the adjacency's dtype, outside autocast: torch has no
+    sparse CSR product in bfloat16, to which autocast would cast it
+    (``precision="bf16-mixed"``); the sums are then float32 as well.
     """
     if edges.layout == torch.sparse_csr:
-        return edges @ h  # (N, D)
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            return edges @ h.to(edges.dtype)  # (N, D)
     src, dst = edges
     return h.new_zeros(h.shape).index_add_(0, dst, h.index_select(0, src))
 
