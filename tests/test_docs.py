@@ -341,3 +341,58 @@ def test_docstring_examples_run_in_the_test_suite():
     options = config["tool"]["pytest"]["ini_options"]
     assert "--doctest-modules" in options["addopts"]
     assert "rince_sklearn" in options["testpaths"]
+
+
+def _install_rst_extras() -> dict[str, str]:
+    """``{extra: its row's text}`` from the extras table of ``install.rst``.
+
+    A row starts with the extra's name in double backquotes in the first
+    column; the lines under it whose first column is blank continue it.
+    """
+    rows: dict[str, str] = {}
+    current = None
+    for line in (DOCS / "install.rst").read_text().splitlines():
+        match = re.match(r"``([\w-]+)``\s{2,}(.*)", line)
+        if match:
+            current = match.group(1)
+            rows[current] = match.group(2)
+        elif current is not None and re.match(r"\s{10,}\S", line):
+            rows[current] += " " + line.strip()
+        else:
+            current = None
+    return rows
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_install_rst_lists_every_package_of_every_extra():
+    tomllib = pytest.importorskip("tomllib", reason="Python >= 3.11")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extras = config["project"]["optional-dependencies"]
+    rows = _install_rst_extras()
+    assert set(rows) == set(extras), (
+        "docs/install.rst's extras table must have one row per extra of "
+        f"pyproject.toml: missing {sorted(set(extras) - set(rows))}, "
+        f"stale {sorted(set(rows) - set(extras))}"
+    )
+    missing = []
+    for extra, requirements in extras.items():
+        names = set(re.findall(r"``([^`]+)``", rows[extra]))
+        text = {_normalise(name) for name in names}
+        for requirement in requirements:
+            name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[^]]*\])?", requirement)
+            assert name, requirement
+            if _normalise(name.group(0)) not in text:
+                missing.append(f"{extra}: {name.group(0)}")
+    assert not missing, (
+        "packages of pyproject.toml's extras not named (in double backquotes) "
+        f"in their row of docs/install.rst: {missing}"
+    )
+
+
+def test_install_rst_parser_reads_continued_rows():
+    rows = _install_rst_extras()
+    assert "``bench``" not in rows.get("docs", ""), "rows run into each other"
+    assert "torch_geometric" in rows["bench"]  # on a continuation line
