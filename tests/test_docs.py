@@ -396,3 +396,43 @@ def test_install_rst_parser_reads_continued_rows():
     rows = _install_rst_extras()
     assert "``bench``" not in rows.get("docs", ""), "rows run into each other"
     assert "torch_geometric" in rows["bench"]  # on a continuation line
+
+
+README = ROOT / "README.md"
+
+
+def _readme_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README.read_text(), re.S)
+
+
+def test_readme_test_command_is_the_one_ci_runs():
+    ci = (ROOT / ".ci" / "run").read_text()
+    pytest_lines = [
+        line.strip()
+        for line in ci.splitlines()
+        if line.strip().startswith("python -m pytest")
+    ]
+    commands = [block.strip() for block in _readme_blocks("bash")]
+    test_command = next(c for c in commands if c.endswith("python -m pytest -q"))
+    assert "python -m pytest -q" in pytest_lines  # what the README says CI runs
+    assert 'pip install -e ".[test]"' in test_command
+    assert "bash .ci/run" in commands  # the complete check is named too
+    # what the README says the test command leaves out is what .ci/run adds
+    text = README.read_text()
+    for step in ("ruff check .", "mypy", "tests/test_docs.py", "Sphinx"):
+        assert step in ci or step.lower() in ci, step
+        assert step in text, step
+
+
+def test_readme_example_and_result_sources_exist():
+    blocks = _readme_blocks("python")
+    assert blocks, "README has no Python example"
+    for block in blocks:
+        compile(block, "README.md", "exec")  # it parses
+    assert "examples/plot_quickstart.py" in README.read_text()
+    assert (EXAMPLES / "plot_quickstart.py").is_file()
+    cited = set(re.findall(r"`(quality_\w+\.md)`", README.read_text()))
+    assert cited, "README's results table cites no results file"
+    results = ROOT / "benchmarks" / "results"
+    missing = sorted(name for name in cited if not (results / name).is_file())
+    assert not missing, f"README cites results files that do not exist: {missing}"
