@@ -14,6 +14,11 @@ must also work offline and warning-free (``-W``), so a target is used only
   which case Sphinx downloads the inventories itself.
 
 Otherwise references to those projects render as plain code, without links.
+
+Formulas are typeset by a copy of MathJax that ships with the
+``sphinx-mathjax-offline`` package (in the docs extra) and is copied into
+``_static/mathjax/``: the pages load no script from a CDN and render their
+formulas offline.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax from the package, not from a CDN (sets ``mathjax_path``)
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -119,12 +126,22 @@ sphinx_gallery_conf = {
 # -- HTML --------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"rince_sklearn {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# wraps long lines of code blocks instead of scrolling them sideways
+html_css_files = ["rince.css"]
 html_show_sourcelink = False
 html_theme_options = {
     "navigation_with_keys": False,
     "show_prev_next": True,
-    "secondary_sidebar_items": ["page-toc"],
+    # no "On this page" column beside the gallery's examples: their code (up
+    # to 88 characters a line) then fits the article at a 1280 px window
+    "secondary_sidebar_items": {
+        "**": ["page-toc"],
+        **{
+            f"auto_examples/{example.stem}": []
+            for example in sorted((HERE.parent / "examples").glob("plot_*.py"))
+        },
+    },
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }

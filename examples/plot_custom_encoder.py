@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 import torch
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
@@ -94,7 +94,10 @@ for name, params in combinations.items():
         max_epochs=30,
         random_state=0,
     )
-    pipe = make_pipeline(embedder, StandardScaler(), LogisticRegression(max_iter=1000))
+    probe = GridSearchCV(  # the probe's C chosen by 3-fold cross-validation
+        LogisticRegression(max_iter=1000), {"C": [0.001, 0.01, 0.1, 1, 10, 100]}, cv=3
+    )
+    pipe = make_pipeline(embedder, StandardScaler(), probe)
     accuracy[name] = pipe.fit(X_train, y_train).score(X_test, y_test)
     print(f"{name.replace(chr(10), ' + '):30s} accuracy {accuracy[name]:.3f}")
 

@@ -50,8 +50,14 @@ print("best without labels:", unsupervised.best_params_)
 # %%
 # With labels: downstream accuracy of a Pipeline
 # ----------------------------------------------
-# The step's parameters are addressed as ``<step name>__<parameter>``.
-pipe = make_pipeline(embedder, LogisticRegression(max_iter=1000))
+# The step's parameters are addressed as ``<step name>__<parameter>``. The
+# logistic regression chooses its own ``C`` by an inner 3-fold
+# cross-validation on each training part, so that every ``(q, lam)`` is judged
+# with the regularisation that suits its embedding.
+probe = GridSearchCV(
+    LogisticRegression(max_iter=1000), {"C": np.logspace(-3, 2, 6)}, cv=3
+)
+pipe = make_pipeline(embedder, probe)
 supervised = GridSearchCV(
     pipe,
     {"robustcontrastiveembedder__q": qs, "robustcontrastiveembedder__lam": lams},

@@ -14,10 +14,10 @@ each anchor's pull on its own other view, which no wrong label can make false
 This example corrupts 40% of the training labels of scikit-learn's digits
 (each replaced by a random other class; test labels stay clean) and compares,
 with the same encoder and a logistic-regression probe fitted on the noisy
-labels: supervised RINCE, SupCon, the unsupervised embedding, and logistic
-regression on the raw pixels. It runs in a few seconds; the benchmark
-``benchmarks/bench_label_noise.py`` does the full study (longer training,
-several noise levels, seeds and data sets).
+labels (its ``C`` chosen by cross-validation): supervised RINCE, SupCon, the
+unsupervised embedding, and the same probe on the raw pixels. It runs in
+about half a minute; the benchmark ``benchmarks/bench_label_noise.py`` does
+the full study (longer training, several noise levels, seeds and data sets).
 """
 
 # %%
@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -50,11 +50,18 @@ print(f"{np.mean(noisy != y_train):.0%} of the training labels are wrong")
 # Embedders, probed on the noisy labels
 # -------------------------------------
 # The probe is what a user would do: a linear classifier on the embedding,
-# trained on the (noisy) labels available, scored on clean test labels.
+# trained on the (noisy) labels available, scored on clean test labels. Its
+# regularisation ``C`` is chosen by 3-fold cross-validation on the (noisy)
+# training labels for each set of features: with wrong labels a fixed ``C=1``
+# fits the noise, and which features suffer most from it would decide the
+# ranking.
 
 
 def probe(Z_train, Z_test):
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    grid = {"C": np.logspace(-3, 2, 6)}
+    model = make_pipeline(
+        StandardScaler(), GridSearchCV(LogisticRegression(max_iter=2000), grid, cv=3)
+    )
     return model.fit(Z_train, noisy).score(Z_test, y_test)
 
 
@@ -81,10 +88,13 @@ for name, score in scores.items():
 # %%
 # The comparison
 # --------------
-# On this small scale the ranking varies with the seed and the training
-# length; the benchmark (3 seeds, training until SupCon has memorised the
-# noise) is the reference, and the user guide's "Noisy labels" page sums it
-# up.
+# At this small scale (20 epochs, one seed) no embedding beats the raw
+# pixels: with its ``C`` chosen by cross-validation, the probe on the 64
+# pixels scored 0.896 when this was written, against 0.859-0.876 for the four
+# embeddings (with a fixed ``C=1`` all five were within 0.843-0.852). The
+# ranking of the embeddings varies with the seed and the training length; the
+# benchmark (3 seeds, training until SupCon has memorised the noise) is the
+# reference, and the user guide's "Noisy labels" page sums it up.
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.barh(list(scores), list(scores.values()), color="tab:blue")
 ax.set_xlim(min(scores.values()) - 0.05, 1.0)

@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -55,7 +55,11 @@ def probe_accuracy(loss, eta, **rince):
         random_state=0,
         **rince,
     ).fit(X_train)
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    # the probe's C is chosen by 3-fold cross-validation on the training split
+    grid = {"C": np.logspace(-3, 2, 6)}
+    probe = make_pipeline(
+        StandardScaler(), GridSearchCV(LogisticRegression(max_iter=2000), grid, cv=3)
+    )
     probe.fit(embedder.transform(X_train), y_train)
     return probe.score(embedder.transform(X_test), y_test)
 

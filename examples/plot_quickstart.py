@@ -9,14 +9,14 @@ Pipeline, on scikit-learn's handwritten digits placed at random positions in a
 pixels cannot tell a "1" on the left from a "1" on the right; the embedder,
 trained to match two randomly cropped views of each image, learns that the
 position does not matter. The same probe (standardise, then logistic
-regression) is fitted on the raw pixels (144 features), on PCA of the same
-width as the embedding, on the same network untrained, and on the embedding
-(the estimator's defaults; only ``max_epochs`` is set), and scored on a
-held-out half.
+regression with its ``C`` chosen by cross-validation) is fitted on the raw
+pixels (144 features), on PCA of the same width as the embedding, on the same
+network untrained, and on the embedding (the estimator's defaults; only
+``max_epochs`` is set), and scored on a held-out half.
 
 Run it with ``python examples/plot_quickstart.py``: about 30 seconds on a
-busy 2-core machine (measured: 28 s wall; last results 0.959 for the
-embedding, 0.928 for the untrained network, 0.328 for PCA, 0.320 for the
+busy 2-core machine (measured: 31 s wall; last results 0.962 for the
+embedding, 0.928 for the untrained network, 0.314 for PCA, 0.318 for the
 pixels), with the package's defaults (one torch thread per fit). It prints
 the table and the time taken, and saves the figure to ``quickstart.png``.
 """
@@ -34,7 +34,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -59,9 +59,20 @@ X_train, X_test, y_train, y_test = train_test_split(
 # random crops, flips, brightness jitter and pixel noise), and its features
 # (the network's pooled features of both stages: 32 + 64 = 96 for 12 x 12
 # images) feed the probe.
+# The probe is a logistic regression whose regularisation ``C`` is chosen by
+# 3-fold cross-validation on the training half, so that no kind of features
+# is judged with a ``C`` that happens to suit another.
 # ``fit`` trains the embedder without labels, then the probe with them.
+
+
+def logistic_regression_cv():
+    """A logistic regression with ``C`` chosen by cross-validation."""
+    grid = {"C": np.logspace(-2, 2, 5)}
+    return GridSearchCV(LogisticRegression(max_iter=2000), grid, cv=3)
+
+
 embedder = RobustContrastiveEmbedder(max_epochs=60, random_state=0)
-pipe = make_pipeline(embedder, StandardScaler(), LogisticRegression(max_iter=2000))
+pipe = make_pipeline(embedder, StandardScaler(), logistic_regression_cv())
 pipe.fit(X_train, y_train)
 width = embedder.embedding_dim_
 
@@ -75,8 +86,8 @@ untrained = RobustContrastiveEmbedder(
 
 
 def probe(*steps):
-    """Standardise, optionally reduce, then a logistic regression."""
-    return make_pipeline(StandardScaler(), *steps, LogisticRegression(max_iter=2000))
+    """Standardise, optionally reduce, then the cross-validated probe."""
+    return make_pipeline(StandardScaler(), *steps, logistic_regression_cv())
 
 
 flat_train = X_train.reshape(len(X_train), -1)
@@ -90,7 +101,7 @@ results = {
     .fit(flat_train, y_train)
     .score(flat_test, y_test),
     f"untrained network ({n_pixels} -> {width})": make_pipeline(
-        untrained, StandardScaler(), LogisticRegression(max_iter=2000)
+        untrained, StandardScaler(), logistic_regression_cv()
     )
     .fit(X_train, y_train)
     .score(X_test, y_test),
@@ -115,8 +126,15 @@ left.suptitle("digits at random places in a 12 x 12 frame", fontsize=9)
 ax = right.subplots()
 names = list(results)[::-1]
 ax.barh(names, [results[name] for name in names], color="tab:blue")
-for i, name in enumerate(names):
-    ax.text(results[name] + 0.01, i, f"{results[name]:.2f}", va="center")
+for i, name in enumerate(names):  # each label inside its bar's end
+    ax.text(
+        results[name] - 0.02,
+        i,
+        f"{results[name]:.2f}",
+        ha="right",
+        va="center",
+        color="white",
+    )
 ax.set_xlim(0, 1)
 ax.set_xlabel("held-out accuracy, same probe")
 if __name__ == "__main__":

@@ -341,3 +341,98 @@ def test_docstring_examples_run_in_the_test_suite():
     options = config["tool"]["pytest"]["ini_options"]
     assert "--doctest-modules" in options["addopts"]
     assert "rince_sklearn" in options["testpaths"]
+
+
+def _install_rst_extras() -> dict[str, str]:
+    """``{extra: its row's text}`` from the extras table of ``install.rst``.
+
+    A row starts with the extra's name in double backquotes in the first
+    column; the lines under it whose first column is blank continue it.
+    """
+    rows: dict[str, str] = {}
+    current = None
+    for line in (DOCS / "install.rst").read_text().splitlines():
+        match = re.match(r"``([\w-]+)``\s{2,}(.*)", line)
+        if match:
+            current = match.group(1)
+            rows[current] = match.group(2)
+        elif current is not None and re.match(r"\s{10,}\S", line):
+            rows[current] += " " + line.strip()
+        else:
+            current = None
+    return rows
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_install_rst_lists_every_package_of_every_extra():
+    tomllib = pytest.importorskip("tomllib", reason="Python >= 3.11")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extras = config["project"]["optional-dependencies"]
+    rows = _install_rst_extras()
+    assert set(rows) == set(extras), (
+        "docs/install.rst's extras table must have one row per extra of "
+        f"pyproject.toml: missing {sorted(set(extras) - set(rows))}, "
+        f"stale {sorted(set(rows) - set(extras))}"
+    )
+    missing = []
+    for extra, requirements in extras.items():
+        names = set(re.findall(r"``([^`]+)``", rows[extra]))
+        text = {_normalise(name) for name in names}
+        for requirement in requirements:
+            name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[^]]*\])?", requirement)
+            assert name, requirement
+            if _normalise(name.group(0)) not in text:
+                missing.append(f"{extra}: {name.group(0)}")
+    assert not missing, (
+        "packages of pyproject.toml's extras not named (in double backquotes) "
+        f"in their row of docs/install.rst: {missing}"
+    )
+
+
+def test_install_rst_parser_reads_continued_rows():
+    rows = _install_rst_extras()
+    assert "``bench``" not in rows.get("docs", ""), "rows run into each other"
+    assert "torch_geometric" in rows["bench"]  # on a continuation line
+
+
+README = ROOT / "README.md"
+
+
+def _readme_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README.read_text(), re.S)
+
+
+def test_readme_test_command_is_the_one_ci_runs():
+    ci = (ROOT / ".ci" / "run").read_text()
+    pytest_lines = [
+        line.strip()
+        for line in ci.splitlines()
+        if line.strip().startswith("python -m pytest")
+    ]
+    commands = [block.strip() for block in _readme_blocks("bash")]
+    test_command = next(c for c in commands if c.endswith("python -m pytest -q"))
+    assert "python -m pytest -q" in pytest_lines  # what the README says CI runs
+    assert 'pip install -e ".[test]"' in test_command
+    assert "bash .ci/run" in commands  # the complete check is named too
+    # what the README says the test command leaves out is what .ci/run adds
+    text = README.read_text()
+    for step in ("ruff check .", "mypy", "tests/test_docs.py", "Sphinx"):
+        assert step in ci or step.lower() in ci, step
+        assert step in text, step
+
+
+def test_readme_example_and_result_sources_exist():
+    blocks = _readme_blocks("python")
+    assert blocks, "README has no Python example"
+    for block in blocks:
+        compile(block, "README.md", "exec")  # it parses
+    assert "examples/plot_quickstart.py" in README.read_text()
+    assert (EXAMPLES / "plot_quickstart.py").is_file()
+    cited = set(re.findall(r"`(quality_\w+\.md)`", README.read_text()))
+    assert cited, "README's results table cites no results file"
+    results = ROOT / "benchmarks" / "results"
+    missing = sorted(name for name in cited if not (results / name).is_file())
+    assert not missing, f"README cites results files that do not exist: {missing}"
