@@ -171,6 +171,16 @@ def test_invalid_molecule_error_names_index_and_string(Chem, bad, reason):
         assert repr(bad) in message
 
 
+def test_an_unsanitisable_molecule_is_invalid_too(Chem):
+    bad = Chem.MolFromSmiles("CN(C)(C)(C)C", sanitize=False)  # 5-valent N
+    with pytest.raises(
+        ValueError, match=r"smiles_or_mols\[1\] is a molecule .*valence"
+    ):
+        graphs_from_smiles([Chem.MolFromSmiles("C"), bad])
+    graphs, kept = graphs_from_smiles([bad, Chem.Mol()], errors="skip")
+    assert graphs == [] and kept.tolist() == []
+
+
 def test_skip_returns_the_indices_kept(Chem):
     graphs, kept = graphs_from_smiles(
         ["CCO", "C1CC", None, "c1ccccc1", "CN(C)(C)(C)C"], errors="skip"
