@@ -15,3 +15,26 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+#: modules whose doctests read molecules, which needs RDKit (the chem extra)
+_NEEDS_RDKIT = ("rince_sklearn/molecules.py", "rince_sklearn/datasets/molecules.py")
+
+
+def _have_rdkit() -> bool:
+    try:
+        import rdkit  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the doctests that need RDKit when it is not installed."""
+    if _have_rdkit():
+        return
+    skip = pytest.mark.skip(reason="needs RDKit: pip install 'rince_sklearn[chem]'")
+    for item in items:
+        path = item.path.as_posix()
+        if type(item).__name__ == "DoctestItem" and path.endswith(_NEEDS_RDKIT):
+            item.add_marker(skip)

@@ -38,6 +38,7 @@ PUBLIC_MODULES = [
     "rince_sklearn.graphs",
     "rince_sklearn.losses",
     "rince_sklearn.metrics",
+    "rince_sklearn.molecules",
     "rince_sklearn.modalities",
     "rince_sklearn.noisy_views",
     "rince_sklearn.supervision",

@@ -9,6 +9,7 @@ ORDER = [
     "plot_custom_encoder.py",
     "plot_images.py",
     "plot_graphs.py",
+    "plot_molecules.py",
     "plot_noisy_views.py",
 ]
 
