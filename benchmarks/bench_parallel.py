@@ -229,12 +229,12 @@ def _ddp_worker(
     X: np.ndarray, params: dict, sync: str, out: str, batchnorm: str = "gathered"
 ) -> None:
     torch.set_num_threads(1)
-    import rince_sklearn.distributed as distributed
+    from rince_sklearn.distributed import _batchnorm
 
     if batchnorm == "local":  # plain layers: per-process statistics
-        distributed._GATHERED.clear()
+        _batchnorm._GATHERED.clear()
     elif batchnorm == "uncommunicated":  # same kernels, local sums only
-        distributed._summed = lambda x: x.detach().clone()
+        _batchnorm._summed = lambda x: x.detach().clone()
     estimator = ManualSyncEmbedder if sync == "manual" else TimedEmbedder
     # warm-up: the first fit in a fresh process pays one-off costs (lazy
     # imports, first kernel calls, allocator growth) of about 1.5 s here,

@@ -467,7 +467,7 @@ def test_gather_is_identity_and_batchnorm_plain_without_group():
 )
 def test_local_batch_norm_statistics_match_float64(shape, channels_last, scale, shift):
     """The fast per-channel statistics agree with float64 var_mean."""
-    from rince_sklearn.distributed import _local_statistics
+    from rince_sklearn.distributed._batchnorm import _local_statistics
 
     x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
     x = x * scale + shift

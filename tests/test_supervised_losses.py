@@ -268,6 +268,36 @@ def test_register_loss_refuses_what_is_not_a_module_class():
         register_loss("", RINCELoss)
 
 
+class _AlignLoss(torch.nn.Module):
+    def forward(self, z1, z2):
+        return (z1 - z2).pow(2).sum(dim=1).mean()
+
+
+class _OtherAlignLoss(_AlignLoss):
+    pass
+
+
+def test_register_loss_refuses_a_taken_name_unless_replace(monkeypatch):
+    from rince_sklearn.losses import _registry
+
+    # a private copy of the registry: nothing registered here leaks out
+    monkeypatch.setattr(_registry, "_LOSSES", dict(_registry._LOSSES))
+    for taken in ("rince", "infonce"):  # the built-in losses are protected too
+        with pytest.raises(ValueError, match=f"'{taken}' is already registered"):
+            register_loss(taken, _AlignLoss)
+        assert get_loss_class(taken) in (RINCELoss, InfoNCELoss)
+    register_loss("align", _AlignLoss)
+    register_loss("align", _AlignLoss)  # the same class again: no error
+    with pytest.raises(ValueError, match="pass replace=True") as error:
+        register_loss("align", _OtherAlignLoss)
+    assert "_AlignLoss" in str(error.value) and "_OtherAlignLoss" in str(error.value)
+    assert get_loss_class("align") is _AlignLoss  # unchanged by the refusal
+    register_loss("align", _OtherAlignLoss, replace=True)
+    assert get_loss_class("align") is _OtherAlignLoss
+    register_loss("rince", _AlignLoss, replace=True)
+    assert get_loss_class("rince") is _AlignLoss
+
+
 # -- the own view weighted above the same-label positives --------------------------
 @pytest.mark.parametrize("name", list(LABELS))
 @pytest.mark.parametrize("weight", [0.0, 0.3, 0.5, 1.0])
