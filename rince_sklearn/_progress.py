@@ -136,9 +136,11 @@ class FitProgress(Callback):
         done = self.epochs_done_ / self.total_epochs_
         record = net.history[-1]
         loss = record.get("train_loss", float("nan"))
+        valid = record.get("valid_score")
+        held_out = f"valid_score {valid:.4f}  " if valid is not None else ""
         line = (
             f"epoch {self._epoch_label(self.epochs_done_)}  train_loss {loss:.4f}  "
-            f"{record.get('dur', 0.0):.1f}s/epoch  {self._times(done)}"
+            f"{held_out}{record.get('dur', 0.0):.1f}s/epoch  {self._times(done)}"
         )
         if self.interactive_:
             line = "\r" + line + " " * 8  # over the bar's longer line

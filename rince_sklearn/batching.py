@@ -25,6 +25,7 @@ __all__ = [
     "BatchLoader",
     "BatchSource",
     "SparseRowSource",
+    "SubsetSource",
     "TensorSource",
     "move_to_device",
 ]
@@ -83,6 +84,27 @@ class BatchSource(Dataset):
         """
         return self.take(torch.arange(len(self)))
 
+    def subset_fit_data(self, indices: Tensor) -> Any:
+        """Return :meth:`fit_data` for the samples at ``indices`` (all of them)."""
+        return self.take(indices)
+
+    def subset(self, indices: Tensor) -> BatchSource:
+        """Return the samples at ``indices`` as a source of their own.
+
+        Labels, if any, follow their samples. Used to hold out a validation
+        split (``validation_fraction``).
+
+        Parameters
+        ----------
+        indices : Tensor of shape (n,)
+            Distinct sample positions (a 1-D long tensor).
+
+        Returns
+        -------
+        source : BatchSource
+        """
+        return SubsetSource(self, indices)
+
     def with_labels(self, labels: Tensor | None) -> BatchSource:
         """Attach one label per sample (a 1-D integer tensor, or None); return self.
 
@@ -104,6 +126,44 @@ class BatchSource(Dataset):
             labels = labels.long()
         self.labels = labels
         return self
+
+
+class SubsetSource(BatchSource):
+    """Some samples of another source, in the order of ``indices``.
+
+    Parameters
+    ----------
+    source : BatchSource
+        The source the samples come from.
+    indices : Tensor of shape (n,)
+        Their positions there (1-D, long).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rince_sklearn.batching import TensorSource
+    >>> rows = TensorSource(torch.arange(10.0)[:, None])
+    >>> part = rows.subset(torch.tensor([7, 2]))
+    >>> len(part), part.take(torch.tensor([0, 1])).ravel().tolist()
+    (2, [7.0, 2.0])
+    """
+
+    def __init__(self, source: BatchSource, indices: Tensor) -> None:
+        self.source = source
+        self.indices = torch.as_tensor(indices, dtype=torch.long)
+        labels = source.labels
+        self.labels = None if labels is None else labels[self.indices]
+
+    def __len__(self) -> int:
+        return int(self.indices.shape[0])
+
+    def take(self, indices: Tensor) -> Any:
+        """Return the samples at ``indices`` of this subset."""
+        return self.source.take(self.indices[indices])
+
+    def fit_data(self) -> Any:
+        """Return what the parent source's ``fit_data`` gives for these samples."""
+        return self.source.subset_fit_data(self.indices)
 
 
 class TensorSource(BatchSource):
@@ -226,12 +286,16 @@ class SparseRowSource(BatchSource):
         -------
         rows : Tensor of shape (min(n_samples, fit_rows_for(n_features)), n_features)
         """
-        n, n_features = self.matrix.shape
+        return self.subset_fit_data(torch.arange(self.matrix.shape[0]))
+
+    def subset_fit_data(self, indices: Tensor) -> Tensor:
+        """Return :meth:`fit_data` for the rows at ``indices``: bounded as well."""
+        n, n_features = int(indices.shape[0]), self.matrix.shape[1]
         keep = self.fit_rows_for(n_features)
         if n <= keep:
-            return self.take(torch.arange(n))
+            return self.take(indices)
         generator = torch.Generator().manual_seed(0)
-        return self.take(torch.randperm(n, generator=generator)[:keep])
+        return self.take(indices[torch.randperm(n, generator=generator)[:keep]])
 
 
 def move_to_device(batch: Any, device: torch.device | str) -> Any:

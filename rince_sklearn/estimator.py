@@ -55,7 +55,7 @@ from .augment._base import (
     set_augmentation_state,
 )
 from .batching import BatchSource, move_to_device
-from .callbacks import QWarmup, WarmupCosineLR
+from .callbacks import QWarmup, ValidationScore, WarmupCosineLR
 from .encoders.head import ContrastiveModule
 from .losses import get_loss_class, registered_loss_names
 from .metrics import retrieval_auc
@@ -87,6 +87,34 @@ _CLASS_PARAMETERS: dict[str, type] = {
     "optimizer": torch.optim.Optimizer,
     "loss": nn.Module,
 }
+
+
+def _finite(embedding: torch.Tensor) -> torch.Tensor:
+    """Return ``embedding``, or raise if the encoder produced NaN or inf."""
+    if not bool(torch.isfinite(embedding).all()):
+        raise FloatingPointError(
+            "The encoder produced NaN or infinite embeddings. Check the input "
+            "for extreme values, or refit with a lower lr or a larger "
+            "temperature."
+        )
+    return embedding
+
+
+def score_views(net: ContrastiveNet, source: BatchSource) -> float:
+    """Return the label-free score of ``source``: the retrieval AUC of two views.
+
+    Every sample is augmented twice (seeds 0 and 1, in chunks of 256 samples,
+    so the score does not depend on ``batch_size``) and embedded; see
+    :meth:`RobustContrastiveEmbedder.score`. Also the ``valid_score`` of
+    ``validation_fraction``.
+    """
+    views = []
+    for seed in (0, 1):
+        generator = torch.Generator(device=net.device).manual_seed(seed)
+        views.append(
+            _finite(net.embed(source, batch_size=_SCORE_CHUNK, generator=generator))
+        )
+    return retrieval_auc(views[0], views[1])
 
 
 class _RegistryOptions(StrOptions):
@@ -255,6 +283,16 @@ default="rince"
         ``tol`` for this many epochs (early stopping on the training loss).
     tol : float, default=1e-4
         Minimum absolute improvement of the training loss for early stopping.
+    validation_fraction : float in (0, 0.5] or None, default=None
+        Hold out this fraction of the training samples (at least 2, drawn
+        with ``random_state``) and record the label-free :meth:`score` of
+        the held-out samples after every ``validation_every`` epochs as
+        ``valid_score`` in ``history_`` (printed with ``verbose=1``), as
+        skorch prints ``valid_loss``: it tells whether more epochs still
+        improve the embedding. The held-out samples are not trained on.
+    validation_every : int, default=5
+        Epochs between two validation scores (the last epoch is always
+        scored).
     n_threads : int, default=None
         Torch intra-op threads used by ``fit``, ``partial_fit``, ``transform``
         and ``score``; torch's setting is restored afterwards. Named and read as
@@ -412,6 +450,8 @@ default="rince"
         "precision": [StrOptions({"auto", "32", "bf16-mixed"})],
         "callbacks": [list, None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "validation_fraction": [Interval(Real, 0, 0.5, closed="right"), None],
+        "validation_every": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_threads": [
             Interval(Integral, 1, MAX_N_THREADS, closed="both"),
@@ -450,6 +490,8 @@ default="rince"
         callbacks: list | None = None,
         n_iter_no_change: int | None = None,
         tol: float = 1e-4,
+        validation_fraction: float | None = None,
+        validation_every: int = 5,
         n_threads: int | None = None,
         random_state: Any = None,
         verbose: int = 0,
@@ -479,6 +521,8 @@ default="rince"
         self.callbacks = callbacks
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.validation_fraction = validation_fraction
+        self.validation_every = validation_every
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
@@ -562,7 +606,11 @@ default="rince"
         }
 
     def _build_net(
-        self, modality: Modality, seed: int, module_kwargs: dict | None = None
+        self,
+        modality: Modality,
+        seed: int,
+        module_kwargs: dict | None = None,
+        held_out: Any = None,
     ) -> ContrastiveNet:
         """Return a fresh, initialised skorch net for the fitted input."""
         if module_kwargs is None:
@@ -587,6 +635,13 @@ default="rince"
                     threshold=self.tol,
                     threshold_mode="abs",
                     load_best=False,
+                )
+            )
+        if held_out is not None:  # before the progress line that prints it
+            callbacks.append(
+                (
+                    "validation",
+                    ValidationScore(held_out, score_views, every=self.validation_every),
                 )
             )
         if self.verbose:
@@ -645,10 +700,29 @@ default="rince"
             modality = self._modality(X)
             source = modality.prepare(self, X, reset=True)
             source.with_labels(self._labels(y, source))
-            self._initialize_training(modality, source)
+            source, held_out = self._hold_out(source)
+            self._initialize_training(modality, source, held_out)
             self.net_.partial_fit(source, None)
             self._set_fitted_net(self.net_)
         return self
+
+    def _hold_out(self, source: BatchSource) -> tuple[BatchSource, Any]:
+        """Split off ``validation_fraction`` of the samples (None: nothing)."""
+        if self.validation_fraction is None:
+            return source, None
+        n = len(source)
+        n_valid = max(2, int(round(self.validation_fraction * n)))
+        if n - n_valid < 2:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} holds out "
+                f"{n_valid} of {n} samples, which leaves fewer than 2 to train on; "
+                "pass more samples or validation_fraction=None."
+            )
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
+        return source.subset(order[n_valid:].sort().values), source.subset(
+            order[:n_valid].sort().values
+        )
 
     def _labels(self, y: Any, source: BatchSource) -> torch.Tensor | None:
         """Return the class codes of ``y`` under ``supervision="labels"``, else None."""
@@ -681,7 +755,9 @@ default="rince"
             self.__dict__.update(saved)
             raise
 
-    def _initialize_training(self, modality: Modality, source: BatchSource) -> None:
+    def _initialize_training(
+        self, modality: Modality, source: BatchSource, held_out: Any = None
+    ) -> None:
         """Resolve the fitted settings and build a fresh net (``fit``'s start)."""
         n_samples = len(source)
         if n_samples < 2:
@@ -707,7 +783,7 @@ default="rince"
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
-        self.net_ = self._build_net(modality, seed)
+        self.net_ = self._build_net(modality, seed, held_out=held_out)
         check_step_memory(
             self.net_.module_.encoder,
             move_to_device(source.take(torch.arange(1)), self.device_),
@@ -891,28 +967,11 @@ default="rince"
         """Output width, for ``get_feature_names_out``."""
         return self.embedding_dim_
 
-    def _embed(
-        self, source: BatchSource, augment_seed: int | None = None
-    ) -> np.ndarray:
-        """Return the encoder outputs for every sample of ``source`` (float32).
-
-        With ``augment_seed``, each chunk is first augmented (used by ``score``).
-        """
-        generator = None
-        if augment_seed is not None:
-            generator = torch.Generator(device=self.device_).manual_seed(augment_seed)
-        batch_size = _SCORE_CHUNK if augment_seed is not None else self.batch_size_
+    def _embed(self, source: BatchSource) -> np.ndarray:
+        """Return the encoder outputs for every sample of ``source`` (float32)."""
         with self._threads():
-            embedding = self.net_.embed(
-                source, batch_size=batch_size, generator=generator
-            ).numpy()
-        if not np.isfinite(embedding).all():
-            raise FloatingPointError(
-                "The encoder produced NaN or infinite embeddings. Check the input "
-                "for extreme values, or refit with a lower lr or a larger "
-                "temperature."
-            )
-        return embedding
+            embedding = self.net_.embed(source, batch_size=self.batch_size_)
+        return _finite(embedding).numpy()
 
     def transform(self, X: Any) -> np.ndarray:
         """Embed ``X`` with the trained encoder (eval mode, no augmentation).
@@ -985,9 +1044,8 @@ default="rince"
             raise ValueError(
                 f"score needs at least 2 samples to rank views, got {n_samples}."
             )
-        h1 = torch.from_numpy(self._embed(source, augment_seed=0))
-        h2 = torch.from_numpy(self._embed(source, augment_seed=1))
-        return retrieval_auc(h1, h2)
+        with self._threads():
+            return score_views(self.net_, source)
 
     # -- persistence ----------------------------------------------------------------
     def save(self, path: str | Path) -> None:

@@ -148,3 +148,26 @@ def test_the_eta_follows_the_recent_pace(monkeypatch):
     assert etas[6] == "50.0s"  # epoch 7: three slow epochs, 10 s times 5 left
     assert etas[7] == "40.0s"  # epoch 8: 10 s times 4 epochs left
     assert etas[-1] == "0.0s"
+
+
+def test_validation_fraction_records_and_prints_a_held_out_score(X, capsys):
+    """As skorch prints valid_loss: the label-free score of held-out rows."""
+    params = {**PARAMS, "max_epochs": 4}
+    est = RobustContrastiveEmbedder(
+        validation_fraction=0.25, validation_every=2, verbose=1, **params
+    ).fit(X)
+    scores = [row.get("valid_score") for row in est.history_]
+    assert [s is not None for s in scores] == [False, True, False, True]
+    assert all(0.0 <= s <= 1.0 for s in scores if s is not None)
+    out = capsys.readouterr().out
+    assert out.count("valid_score") == 2
+    # the held-out rows are not trained on, and the model keeps no data
+    assert dict(est.net_.callbacks_)["validation"].source is None
+    n_valid = round(0.25 * len(X))
+    assert est.history_[0, "batches", 0, "train_batch_size"] <= len(X) - n_valid
+
+
+def test_validation_fraction_that_leaves_too_few_rows_is_refused():
+    X = np.random.default_rng(0).normal(size=(3, 4))
+    with pytest.raises(ValueError, match="validation_fraction"):
+        RobustContrastiveEmbedder(validation_fraction=0.5, max_epochs=1).fit(X)

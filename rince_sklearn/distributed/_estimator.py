@@ -48,7 +48,9 @@ class DistributedEmbedder(RobustContrastiveEmbedder):
     #: what each process passes to ``fit``: the same data, or its own part
     _data = "replicated"
 
-    def _initialize_training(self, modality: Any, source: BatchSource) -> None:
+    def _initialize_training(
+        self, modality: Any, source: BatchSource, held_out: Any = None
+    ) -> None:
         """As the parent; the batch size is capped by the global data set."""
         if self.supervision == "labels" and world_size() > 1:
             raise ValueError(
@@ -65,7 +67,7 @@ class DistributedEmbedder(RobustContrastiveEmbedder):
                     "Every process must hold at least 2 samples; got "
                     f"{lengths} samples on ranks 0..{len(lengths) - 1}."
                 )
-        super()._initialize_training(modality, source)
+        super()._initialize_training(modality, source, held_out)
         self.net_.data = self._data
         n_global = sum(lengths) if self._data == "sharded" else len(source)
         self.batch_size_ = self.net_.batch_size = min(self.batch_size, n_global)
