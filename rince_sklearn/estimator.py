@@ -80,6 +80,8 @@ _OPTIMIZERS = {
 #: rows augmented together when scoring: fixed, so that ``score`` does not
 #: depend on ``batch_size``
 _SCORE_CHUNK = 256
+#: the most samples ``transform`` embeds at once
+_TRANSFORM_CHUNK = 256
 
 #: parameters that may hold a class, with the base class it must derive from
 _CLASS_PARAMETERS: dict[str, type] = {
@@ -970,7 +972,10 @@ default="rince"
     def _embed(self, source: BatchSource) -> np.ndarray:
         """Return the encoder outputs for every sample of ``source`` (float32)."""
         with self._threads():
-            embedding = self.net_.embed(source, batch_size=self.batch_size_)
+            # chunks of one size per model (subset invariance), bounded whatever
+            # batch_size_ says (a file's, say): transform's memory stays small
+            chunk = min(self.batch_size_, _TRANSFORM_CHUNK)
+            embedding = self.net_.embed(source, batch_size=chunk)
         return _finite(embedding).numpy()
 
     def transform(self, X: Any) -> np.ndarray:

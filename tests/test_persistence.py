@@ -823,9 +823,7 @@ def test_load_reads_a_bounded_number_of_bytes(saved, monkeypatch):
 
 
 @pytest.mark.parametrize("device", ["meta", "mps", "xla", "cuda:7", "banana"])
-def test_a_device_named_in_the_file_is_a_value_error_naming_it(
-    saved, tmp_path, device
-):
+def test_a_device_named_in_the_file_is_a_value_error_naming_it(saved, tmp_path, device):
     path, _ = saved
     tampered = _tamper(path, tmp_path / "dev.pt", params={"device": device})
     if device.startswith("cuda") and torch.cuda.is_available():
@@ -1092,3 +1090,63 @@ def test_no_training_row_is_in_a_saved_file_and_a_user_state_is_warned_of(
     custom = RobustContrastiveEmbedder(**FAST, augmentation=KeepsRows(0.1)).fit(X)
     with pytest.warns(UserWarning, match="KeepsRows.*training data"):
         custom.save(tmp_path / "custom.pt")
+
+
+# -- found by benchmarks/attack_load.py (results/attack_load.md) -------------------
+
+
+def test_a_huge_batch_size_from_a_file_does_not_size_transform(saved, wine, tmp_path):
+    """#467, #988: batch_size_ = 10**6 padded one row to a million (2 GB)."""
+    from rince_sklearn._net import ContrastiveNet
+
+    path, expected = saved
+    tampered = _tamper(path, tmp_path / "bs.pt", fitted={"batch_size_": 10**6})
+    loaded = RobustContrastiveEmbedder.load(tampered)
+    sizes = []
+    embed = ContrastiveNet.embed
+
+    def spy(self, source, batch_size, generator=None):
+        sizes.append(batch_size)
+        return embed(self, source, batch_size, generator)
+
+    ContrastiveNet.embed = spy
+    try:
+        np.testing.assert_allclose(
+            loaded.transform(wine[0][:1]), expected[:1], atol=1e-6
+        )
+    finally:
+        ContrastiveNet.embed = embed
+    assert sizes and max(sizes) <= 256
+
+
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), -1.0], ids=["nan", "inf", "negative"]
+)
+def test_non_finite_weights_and_negative_variances_are_refused(saved, tmp_path, value):
+    """#38, #46...: such weights loaded, then transform raised FloatingPointError."""
+    path, _ = saved
+    payload = _read(path)
+    state = dict(payload["state_dict"])
+    name = "encoder.net.0.running_var" if value < 0 else "encoder.net.1.weight"
+    state[name] = torch.full_like(state[name], value)
+    tampered = _tamper(path, tmp_path / "nan.pt", state_dict=state)
+    with pytest.raises(ValueError, match=r"nan\.pt.*(NaN|negative)"):
+        RobustContrastiveEmbedder.load(tampered)
+
+
+@pytest.mark.parametrize(
+    "cls_path",
+    [
+        "rince_sklearn.augment._base:MemberAugmentations",
+        "rince_sklearn.augment.image:_ImageAugmentation",
+        "rince_sklearn.augment._base:Augmentation",
+    ],
+)
+def test_abstract_augmentation_classes_are_not_allowed(
+    saved_images, tmp_path, cls_path
+):
+    """#883...: abstract bases loaded, then score raised NotImplementedError."""
+    path, _ = saved_images
+    tampered = _augmentation_file(path, tmp_path / "abs.pt", cls_path, {})
+    with pytest.raises(ValueError, match="not one of"):
+        RobustContrastiveEmbedder.load(tampered)

@@ -149,7 +149,9 @@ class ClassAllowList:
         classes: dict[str, type] = {}
         for base in self.BASES:
             for cls in _subclasses(base):
-                if cls.__module__.split(".")[0] == "rince_sklearn":
+                if cls.__module__.split(".")[0] == "rince_sklearn" and not (
+                    _abstract(cls)
+                ):
                     classes[_class_name(cls)] = cls
         for name in dir(torch.optim):
             obj = getattr(torch.optim, name)
@@ -184,6 +186,17 @@ class ClassAllowList:
                 f"{base.__module__}.{base.__qualname__}."
             )
         return cls
+
+
+def _abstract(cls: type) -> bool:
+    """Whether ``cls`` is a private or abstract base that a file must not name.
+
+    Base classes such as ``MemberAugmentations`` build without error but
+    raise ``NotImplementedError`` when used.
+    """
+    if any(part.startswith("_") for part in cls.__qualname__.split(".")):
+        return True
+    return issubclass(cls, Augmentation) and cls.augment is Augmentation.augment
 
 
 def _subclasses(base: type) -> list[type]:

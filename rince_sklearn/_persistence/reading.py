@@ -215,6 +215,15 @@ def _tensors(value: Any, entry: str, what: str, source: str) -> dict[str, torch.
             < needed + tensor.storage_offset() * tensor.element_size()
         ):
             raise FileFormatError(f"{source}: {what} {name!r} are not a dense tensor.")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise FileFormatError(
+                f"{source}: {what} {name!r} hold NaN or infinite values; a model "
+                "written by save() never does (fit stops when training diverges)."
+            )
+        if name.endswith("running_var") and bool((tensor < 0).any()):
+            raise FileFormatError(
+                f"{source}: {what} {name!r} hold negative variances."
+            )
     return value
 
 
