@@ -91,10 +91,18 @@ _CLASS_PARAMETERS: dict[str, type] = {
 }
 
 
+class NonFiniteEmbeddingError(FloatingPointError, ValueError):
+    """The encoder produced NaN or infinite embeddings (of extreme input, say).
+
+    A ``FloatingPointError`` as before, and a ``ValueError``: the error a bad
+    input (or a model file whose weights overflow) gets everywhere else.
+    """
+
+
 def _finite(embedding: torch.Tensor) -> torch.Tensor:
     """Return ``embedding``, or raise if the encoder produced NaN or inf."""
     if not bool(torch.isfinite(embedding).all()):
-        raise FloatingPointError(
+        raise NonFiniteEmbeddingError(
             "The encoder produced NaN or infinite embeddings. Check the input "
             "for extreme values, or refit with a lower lr or a larger "
             "temperature."

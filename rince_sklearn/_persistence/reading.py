@@ -90,52 +90,79 @@ def read_payload(file: str | os.PathLike | IO[bytes]) -> Payload:
         for its size; the message says which.
     """
     source = _describe(file)
-    data = _read_bounded(file, source)
-    buffer = io.BytesIO(data)
-    _check_archive(buffer, len(data), source)
-    buffer.seek(0)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            raw = torch.load(buffer, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError and friends
-        raise FileFormatError(
-            f"{source} is not a file written by RobustContrastiveEmbedder.save(), or "
-            f"it holds objects that are not plain data ({exc})."
-        ) from None
-    return _check_raw(raw, source, len(data))
+    if isinstance(file, (str, os.PathLike)):
+        # a path is memory-mapped, not read: a tensor costs its pages once,
+        # not a copy of the file's bytes and a tensor besides
+        size, identity = _check_path(file, source)
+        raw = _unpickle(file, source, mmap=True)
+        if _identity(os.stat(file)) != identity:
+            raise FileFormatError(f"{source} changed while it was being read.")
+    else:
+        data = _read_bounded(file, source)
+        buffer = io.BytesIO(data)
+        _check_archive(buffer, len(data), source)
+        buffer.seek(0)
+        size = len(data)
+        raw = _unpickle(buffer, source, mmap=False)
+    payload = _check_raw(raw, source, size)
+    # the fitted state outlives the load: in memory of its own, not the file's
+    payload.augmentation_state = {
+        k: v.clone() for k, v in payload.augmentation_state.items()
+    }
+    return payload
 
 
-def _read_bounded(file: str | os.PathLike | IO[bytes], source: str) -> bytes:
-    """Read at most :data:`MAX_FILE_BYTES` from a regular file or a file object."""
-    too_big = (
-        f"{source} is larger than {MAX_FILE_BYTES} bytes, far more than a model "
-        "written by save() takes; it is not such a file."
-    )
-    if not isinstance(file, (str, os.PathLike)):
-        data = file.read(MAX_FILE_BYTES + 1)
-        if not isinstance(data, bytes):
-            raise TypeError(f"{source} must be opened in binary mode ('rb').")
-        if len(data) > MAX_FILE_BYTES:
-            raise FileFormatError(too_big)
-        return data
+def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _check_path(
+    file: str | os.PathLike, source: str
+) -> tuple[int, tuple[int, int, int, int]]:
+    """Check a saved file's kind, size and archive without reading its content."""
     try:
         with open(file, "rb") as handle:
             info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):  # /dev/zero, a pipe, a folder
+            if not stat.S_ISREG(info.st_mode):  # /dev/zero, a pipe
                 raise FileFormatError(
                     f"{source} is not a regular file; load() reads files written "
                     "by save()."
                 )
             if info.st_size > MAX_FILE_BYTES:
-                raise FileFormatError(too_big)
-            data = handle.read(MAX_FILE_BYTES + 1)
+                raise FileFormatError(
+                    f"{source} is larger than {MAX_FILE_BYTES} bytes, far more than "
+                    "a model written by save() takes; it is not such a file."
+                )
+            _check_archive(handle, info.st_size, source)
     except IsADirectoryError:
         raise FileFormatError(f"{source} is a folder, not a saved model.") from None
     except OSError as exc:
         raise FileFormatError(f"Cannot read {source}: {exc.strerror}.") from None
-    if len(data) > MAX_FILE_BYTES:  # it grew while being read
-        raise FileFormatError(too_big)
+    return info.st_size, _identity(info)
+
+
+def _unpickle(file: Any, source: str, mmap: bool) -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(file, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as exc:  # torch raises UnpicklingError and friends
+        raise FileFormatError(
+            f"{source} is not a file written by RobustContrastiveEmbedder.save(), or "
+            f"it holds objects that are not plain data ({exc})."
+        ) from None
+
+
+def _read_bounded(file: IO[bytes], source: str) -> bytes:
+    """Read at most :data:`MAX_FILE_BYTES` from a binary file object."""
+    data = file.read(MAX_FILE_BYTES + 1)
+    if not isinstance(data, bytes):
+        raise TypeError(f"{source} must be opened in binary mode ('rb').")
+    if len(data) > MAX_FILE_BYTES:
+        raise FileFormatError(
+            f"{source} is larger than {MAX_FILE_BYTES} bytes, far more than a model "
+            "written by save() takes; it is not such a file."
+        )
     return data
 
 
