@@ -129,10 +129,7 @@ def _check_path(
                     "by save()."
                 )
             if info.st_size > MAX_FILE_BYTES:
-                raise FileFormatError(
-                    f"{source} is larger than {MAX_FILE_BYTES} bytes, far more than "
-                    "a model written by save() takes; it is not such a file."
-                )
+                raise _too_big(source)
             _check_archive(handle, info.st_size, source)
     except IsADirectoryError:
         raise FileFormatError(f"{source} is a folder, not a saved model.") from None
@@ -153,16 +150,20 @@ def _unpickle(file: Any, source: str, mmap: bool) -> Any:
         ) from None
 
 
+def _too_big(source: str) -> FileFormatError:
+    return FileFormatError(
+        f"{source} is larger than {MAX_FILE_BYTES} bytes, far more than a model "
+        "written by save() takes; it is not such a file."
+    )
+
+
 def _read_bounded(file: IO[bytes], source: str) -> bytes:
     """Read at most :data:`MAX_FILE_BYTES` from a binary file object."""
     data = file.read(MAX_FILE_BYTES + 1)
     if not isinstance(data, bytes):
         raise TypeError(f"{source} must be opened in binary mode ('rb').")
     if len(data) > MAX_FILE_BYTES:
-        raise FileFormatError(
-            f"{source} is larger than {MAX_FILE_BYTES} bytes, far more than a model "
-            "written by save() takes; it is not such a file."
-        )
+        raise _too_big(source)
     return data
 
 
